@@ -1,0 +1,236 @@
+//! Command line: parse arguments, wire the stages together, choose exit codes.
+//! Exit codes: 0 success (rejected rows included), 1 a file could not be read, 2 usage error.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use crate::import::{self, FileError, ImportOptions, load_profiles};
+use crate::report::import_summary;
+
+#[derive(Parser, Debug)]
+#[command(name = "royalty-audit", version, about = "Audit music royalty statements against contract terms")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug)]
+struct ProfileArgs {
+    /// Use this statement profile instead of detecting one from the header.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Read extra statement profiles (*.toml) from DIR; a profile there replaces a bundled
+    /// one of the same name.
+    #[arg(long, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Import statements into the ledger and report what was read, rejected and skipped.
+    Import {
+        /// Statement files or directories (read recursively).
+        #[arg(required = true, value_name = "FILE_OR_DIR")]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Write the ledger to this file (.csv).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write every rejected row with its reason to this CSV file.
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<PathBuf>,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how a file is read: detected profile, column mapping, first rows as parsed.
+    Inspect {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// How many rows to show.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// List the statement profiles in force.
+    Profiles {
+        #[arg(long, value_name = "DIR")]
+        profiles: Option<PathBuf>,
+    },
+}
+
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match execute(cli.command, &mut out) {
+        Ok(code) => code,
+        Err(CliError::Usage(msg)) => {
+            eprintln!("royalty-audit: {msg}");
+            2
+        }
+        Err(CliError::File(msg)) => {
+            eprintln!("royalty-audit: {msg}");
+            1
+        }
+    }
+}
+
+enum CliError {
+    Usage(String),
+    File(String),
+}
+
+fn options(args: &ProfileArgs) -> Result<ImportOptions, CliError> {
+    let profiles = load_profiles(args.profiles.as_deref()).map_err(CliError::Usage)?;
+    if let Some(name) = &args.profile
+        && !profiles.iter().any(|p| &p.name == name)
+    {
+        let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+        return Err(CliError::Usage(format!("unknown profile '{name}' (known: {})", names.join(", "))));
+    }
+    Ok(ImportOptions { profiles, profile: args.profile.clone() })
+}
+
+fn io_err(e: impl std::fmt::Display) -> CliError {
+    CliError::File(e.to_string())
+}
+
+fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
+    match command {
+        Command::Import { paths, profile, out: ledger_out, rejects, json } => {
+            let opts = options(&profile)?;
+            let (files, errors) = import::import_paths(&paths, &opts);
+            if let Some(path) = &ledger_out {
+                let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+                if ext != "csv" {
+                    return Err(CliError::Usage(format!(
+                        "--out {}: only .csv ledgers can be written by this version",
+                        path.display()
+                    )));
+                }
+                let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+                import_summary::write_ledger_csv(std::io::BufWriter::new(f), &files)
+                    .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+            }
+            if let Some(path) = &rejects {
+                let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+                import_summary::write_rejects_csv(std::io::BufWriter::new(f), &files)
+                    .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+            }
+            if json {
+                let v = import_summary::import_json(&files, &errors);
+                writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io_err)?;
+                for e in &errors {
+                    eprintln!("royalty-audit: {e}");
+                }
+            } else {
+                import_summary::write_import_table(out, &files, &[], 50).map_err(io_err)?;
+                for e in &errors {
+                    eprintln!("royalty-audit: {e}");
+                }
+            }
+            Ok(if errors.is_empty() { 0 } else { 1 })
+        }
+        Command::Inspect { file, profile, rows } => {
+            let opts = options(&profile)?;
+            let imports = import::import_path(&file, &opts).map_err(|e: FileError| CliError::File(e.to_string()))?;
+            for f in &imports {
+                inspect(out, f, rows).map_err(io_err)?;
+            }
+            Ok(0)
+        }
+        Command::Profiles { profiles } => {
+            let list = load_profiles(profiles.as_deref()).map_err(CliError::Usage)?;
+            let mut table = Table::new();
+            table.load_style(UTF8_FULL_CONDENSED);
+            table.set_header(vec!["Name", "Kind", "Reader", "Title", "Detected by", "From"]);
+            for p in &list {
+                let detect = match (&p.file_name, p.require.is_empty()) {
+                    (Some(re), true) => format!("file name /{}/", re.as_str()),
+                    (Some(re), false) => format!("columns: {}; file name /{}/", p.require.join(", "), re.as_str()),
+                    (None, _) => format!("columns: {}", p.require.join(", ")),
+                };
+                table.add_row(vec![
+                    p.name.clone(),
+                    format!("{:?}", p.statement_kind).to_lowercase(),
+                    format!("{:?}", p.reader).to_lowercase(),
+                    p.title.clone(),
+                    detect,
+                    p.origin.clone(),
+                ]);
+            }
+            writeln!(out, "{table}").map_err(io_err)?;
+            Ok(0)
+        }
+    }
+}
+
+fn inspect(out: &mut dyn Write, f: &import::FileImport, rows: usize) -> std::io::Result<()> {
+    writeln!(out, "file:     {}", f.file)?;
+    writeln!(out, "profile:  {}", f.profile)?;
+    write!(out, "format:   {}", f.format)?;
+    if let Some(e) = &f.encoding {
+        write!(out, ", encoding {e}")?;
+    }
+    if let Some(d) = &f.delimiter {
+        write!(out, ", delimiter '{d}'")?;
+    }
+    writeln!(out)?;
+    if !f.columns.is_empty() {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(vec!["Field", "Column", "Header"]);
+        for c in &f.columns {
+            t.add_row(vec![c.field.clone(), c.column.clone(), c.header.clone()]);
+        }
+        writeln!(out, "columns:\n{t}")?;
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["Row", "Kind", "Sale period", "Store", "Territory", "ISRC", "Title", "Units", "Net", "Royalty", "Amount", "Cur"]);
+    let d = |v: Option<rust_decimal::Decimal>| v.map(|x| x.to_string()).unwrap_or_default();
+    for l in f.lines.iter().take(rows) {
+        t.add_row(vec![
+            l.source.to_string(),
+            format!("{:?}", l.line_kind),
+            l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
+            l.store.clone().unwrap_or_default(),
+            l.territory.as_ref().map(|x| x.code().to_string()).unwrap_or_default(),
+            l.isrc.clone().unwrap_or_default(),
+            l.title.clone().unwrap_or_default(),
+            d(l.units),
+            d(l.net),
+            d(l.royalty),
+            d(l.amount),
+            l.currency.code().to_string(),
+        ]);
+    }
+    writeln!(out, "first {} of {} ledger lines:\n{t}", rows.min(f.lines.len()), f.lines.len())?;
+    if !f.rejects.is_empty() {
+        writeln!(out, "rejected rows ({}):", f.rejects.len())?;
+        for r in f.rejects.iter().take(rows) {
+            writeln!(out, "  {}: {}", r.source, r.reason)?;
+        }
+    }
+    writeln!(out, "rows: {} read = {} imported + {} rejected + {} non-data", f.rows_read, f.lines.len(), f.rejects.len(), f.nondata.len())?;
+    for (reason, n) in f.nondata_reasons() {
+        writeln!(out, "  non-data: {n} × {reason}")?;
+    }
+    for note in &f.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}

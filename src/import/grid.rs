@@ -1,0 +1,95 @@
+//! A file's contents as rows of typed cells, before any statement profile is applied.
+//! Text readers yield text cells; workbook readers yield typed cells (numbers, dates, errors).
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(Decimal),
+    Date(NaiveDate),
+    Bool(bool),
+    /// A spreadsheet error value such as `#N/A`.
+    Error(String),
+    /// A formula whose result was never computed and saved (no cached value).
+    FormulaWithoutValue(String),
+}
+
+impl Cell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as a person would read it (for headers, labels and messages).
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => t.trim().to_string(),
+            Cell::Number(d) => d.normalize().to_string(),
+            Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+            Cell::Error(e) => e.clone(),
+            Cell::FormulaWithoutValue(f) => format!("={f}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// 1-based line (text) or row (workbook) number where the row starts.
+    pub number: u64,
+    pub cells: Vec<Cell>,
+    /// Set on the last row of a text file that has no line terminator; the reason says
+    /// whether it is certainly cut (open quote) or only possibly.
+    pub unterminated: Option<Unterminated>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unterminated {
+    /// Ends inside a quoted field: certainly cut.
+    OpenQuote,
+    /// No newline after the last line.
+    NoNewline,
+}
+
+impl Row {
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(Cell::is_empty)
+    }
+
+    pub fn cell(&self, i: usize) -> &Cell {
+        self.cells.get(i).unwrap_or(&Cell::Empty)
+    }
+
+    /// Number of cells up to the last non-empty one.
+    pub fn width(&self) -> usize {
+        self.cells.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// Sheet name for workbooks; `None` for text files.
+    pub name: Option<String>,
+    pub rows: Vec<Row>,
+    /// The workbook counts dates from 1904 (old Mac Excel), so numeric date cells use it.
+    pub date_1904: bool,
+}
+
+/// Everything read from one file before profiles are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub sheets: Vec<Sheet>,
+    /// Sheets not imported because they are hidden (reported, never silently dropped).
+    pub hidden_sheets: Vec<String>,
+    /// Text encoding, for text files.
+    pub encoding: Option<&'static str>,
+    pub delimiter: Option<u8>,
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,334 @@
+//! Importers: any statement file to ledger lines, rejects and non-data rows.
+//!
+//! `bytes → container (gz/zip) → reader (workbook | delimited text | DSR) → grid → profile
+//! (detected from the header, or named) → ledger lines`.
+
+pub mod cells;
+pub mod decode;
+pub mod delimited;
+pub mod dsrf;
+pub mod grid;
+pub mod outcome;
+pub mod profile;
+pub mod table;
+pub mod workbook;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use outcome::{ColumnMapping, ControlCheck, FileImport, NonData, Reject, Totals};
+pub use profile::{Profile, ReaderKind, load_profiles};
+
+use grid::Grid;
+use outcome::NonData as ND;
+
+/// Largest decompressed size accepted for one file or archive entry (a guard against
+/// zip bombs; statements beyond this go through the streaming path).
+pub const MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
+
+/// File extensions read when a directory is given.
+const STATEMENT_EXTENSIONS: &[&str] = &["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "xls", "xlsb", "ods", "gz", "zip"];
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub profiles: Vec<Profile>,
+    /// Force this profile instead of detecting one.
+    pub profile: Option<String>,
+}
+
+/// A file that could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub file: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+/// Expand directories (recursively, in sorted order) into statement files. Named files are
+/// kept whatever their extension; hidden files and files of other types in directories are
+/// skipped.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| FileError { file: p.display().to_string(), message: e.to_string() })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FileError> {
+    let err = |e: std::io::Error| FileError { file: dir.display().to_string(), message: e.to_string() };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(err)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if extension(name).is_some_and(|x| STATEMENT_EXTENSIONS.contains(&x.as_str())) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn extension(name: &str) -> Option<String> {
+    Path::new(name).extension().and_then(|x| x.to_str()).map(|x| x.to_ascii_lowercase())
+}
+
+fn read_limited(reader: impl Read, what: &str) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    reader
+        .take(MAX_DECOMPRESSED_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{what}: {e}"))?;
+    if buf.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(format!(
+            "{what} expands to more than {} GiB; refusing it (possible zip bomb)",
+            MAX_DECOMPRESSED_BYTES >> 30
+        ));
+    }
+    Ok(buf)
+}
+
+/// Import one file from disk (an archive may hold several statements).
+pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Vec<FileImport>, FileError> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| FileError { file: display.clone(), message: e.to_string() })?;
+    import_bytes(&display, bytes, opts)
+}
+
+/// Import a statement held in memory; `name` is used for messages, source references and
+/// to tell formats apart by extension.
+pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<Vec<FileImport>, FileError> {
+    let fail = |message: String| FileError { file: name.to_string(), message };
+    let ext = extension(name).unwrap_or_default();
+    if ext == "gz" || bytes.starts_with(&[0x1f, 0x8b]) {
+        let inner = read_limited(flate2::read::MultiGzDecoder::new(&bytes[..]), "gzip data").map_err(fail)?;
+        let inner_name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
+        return import_bytes(inner_name, inner, opts).map(|mut v| {
+            for f in &mut v {
+                f.file = format!("{}.gz", f.file);
+                for l in &mut f.lines {
+                    l.source.file = f.file.clone();
+                }
+                for r in &mut f.rejects {
+                    r.source.file = f.file.clone();
+                }
+                for n in &mut f.nondata {
+                    n.source.file = f.file.clone();
+                }
+                for c in &mut f.controls {
+                    c.source.file = f.file.clone();
+                }
+            }
+            v
+        });
+    }
+    if ext == "zip" {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| fail(format!("not a readable zip archive: {e}")))?;
+        let mut names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
+        names.sort();
+        let mut out = Vec::new();
+        for entry_name in names {
+            if entry_name.ends_with('/') || entry_name.starts_with("__MACOSX") || Path::new(&entry_name).file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            let entry = archive.by_name(&entry_name).map_err(|e| fail(format!("{entry_name}: {e}")))?;
+            let data = read_limited(entry, &format!("zip entry {entry_name}")).map_err(fail)?;
+            out.extend(import_bytes(&format!("{name}!{entry_name}"), data, opts)?);
+        }
+        return Ok(out);
+    }
+    let forced = match &opts.profile {
+        Some(p) => Some(
+            opts.profiles
+                .iter()
+                .find(|q| q.name == *p)
+                .ok_or_else(|| fail(format!("unknown profile '{p}' (see `royalty-audit profiles`)")))?,
+        ),
+        None => None,
+    };
+    let is_workbook = matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb" | "xls" | "ods")
+        || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+        || bytes.starts_with(b"PK\x03\x04");
+    let (format, grid) = if is_workbook {
+        let format = if ext.is_empty() { "workbook".to_string() } else { ext.clone() };
+        (format, workbook::read_workbook(bytes).map_err(|e| fail(format!("not a readable workbook: {e}")))?)
+    } else {
+        let decoded = decode::decode(&bytes);
+        let base_name = Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+        let dsr_profile = forced.filter(|p| p.reader == ReaderKind::Dsrf).or_else(|| {
+            if forced.is_some() {
+                return None;
+            }
+            opts.profiles.iter().find(|p| {
+                p.reader == ReaderKind::Dsrf
+                    && (dsrf::looks_like_dsrf(&decoded.text) || p.file_name.as_ref().is_some_and(|re| re.is_match(base_name)))
+            })
+        });
+        if let Some(p) = dsr_profile {
+            let mut r = dsrf::import_dsrf(name, &decoded.text, &p.name);
+            r.encoding = Some(decoded.encoding.to_string());
+            return Ok(vec![r]);
+        }
+        let grid = delimited::read_delimited(&bytes, None).map_err(|e| fail(format!("not readable as delimited text: {e}")))?;
+        let format = match grid.delimiter {
+            Some(b'\t') => "tsv",
+            Some(b';') => "csv;",
+            Some(b'|') => "psv",
+            _ => "csv",
+        };
+        (format.to_string(), grid)
+    };
+    let profile = match forced {
+        Some(p) if p.reader == ReaderKind::Dsrf => return Err(fail(format!("profile '{}' reads DSR flat files, and this is a {format} file", p.name))),
+        Some(p) => p,
+        None => detect_profile(name, &grid, &opts.profiles).map_err(fail)?,
+    };
+    Ok(vec![apply_profile(name, &format, grid, profile)])
+}
+
+/// Choose the profile whose header row fits best: highest priority among those whose
+/// required columns are all present, then most columns mapped, then name.
+pub fn detect_profile<'a>(name: &str, grid: &Grid, profiles: &'a [Profile]) -> Result<&'a Profile, String> {
+    let base_name = Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+    let mut best: Option<((bool, i32, usize), &Profile)> = None;
+    let mut closest: Option<(usize, &Profile, Vec<String>)> = None;
+    for p in profiles.iter().filter(|p| p.reader == ReaderKind::Table) {
+        let name_fits = p.file_name.as_ref().is_none_or(|re| re.is_match(base_name));
+        for sheet in &grid.sheets {
+            if let Some((_, map)) = table::find_header(sheet, p) {
+                let key = (name_fits, p.priority, map.fields.len());
+                if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                    best = Some((key, p));
+                }
+            } else {
+                // Remember the nearest miss for the error message.
+                for row in sheet.rows.iter().take(p.header_search_rows) {
+                    let map = table::map_columns(row, p);
+                    let found = p.require.iter().filter(|f| map.fields.iter().any(|(g, ..)| g == *f)).count();
+                    if found > 0 && closest.as_ref().is_none_or(|(n, ..)| found > *n) {
+                        let missing = p.require.iter().filter(|f| !map.fields.iter().any(|(g, ..)| g == *f)).cloned().collect();
+                        closest = Some((found, p, missing));
+                    }
+                }
+            }
+        }
+    }
+    match (best, closest) {
+        (Some((_, p)), _) => Ok(p),
+        (None, Some((_, p, missing))) => Err(format!(
+            "no statement profile recognises this file; closest is '{}', which lacks a column for: {} (name the profile with --profile, or add one with --profiles DIR)",
+            p.name,
+            missing.join(", ")
+        )),
+        (None, None) => Err("no statement profile recognises this file (no known header row found); add a profile with --profiles DIR".into()),
+    }
+}
+
+/// Apply a table profile to every sheet of a grid.
+pub fn apply_profile(name: &str, format: &str, grid: Grid, profile: &Profile) -> FileImport {
+    let mut out = FileImport {
+        file: name.to_string(),
+        profile: profile.name.clone(),
+        format: format.to_string(),
+        encoding: grid.encoding.map(str::to_string),
+        delimiter: grid.delimiter.map(|d| if d == b'\t' { "\\t".to_string() } else { (d as char).to_string() }),
+        hidden_sheets: grid.hidden_sheets.clone(),
+        notes: grid.notes.clone(),
+        ..Default::default()
+    };
+    for sheet in &grid.hidden_sheets {
+        out.notes.push(format!("hidden sheet '{sheet}' not imported"));
+    }
+    for sheet in &grid.sheets {
+        out.rows_read += sheet.rows.len() as u64;
+        match table::find_header(sheet, profile) {
+            Some((at, map)) => {
+                let r = table::import_sheet(name, sheet, profile, at, &map);
+                out.lines.extend(r.lines);
+                out.rejects.extend(r.rejects);
+                out.nondata.extend(r.nondata);
+                out.controls.extend(r.controls);
+                out.notes.extend(r.notes);
+                if out.columns.is_empty() {
+                    out.columns = r.columns;
+                }
+            }
+            None => {
+                if !sheet.rows.is_empty() {
+                    out.notes.push(format!(
+                        "sheet '{}' has no {} header row; its {} rows are not imported",
+                        sheet.name.as_deref().unwrap_or("-"),
+                        profile.name,
+                        sheet.rows.len()
+                    ));
+                }
+                for row in &sheet.rows {
+                    let reason = if row.is_blank() { "blank row" } else { "sheet without a header row" };
+                    out.nondata.push(ND {
+                        source: crate::ledger::SourceRef::new(name, sheet.name.clone(), row.number),
+                        reason: reason.into(),
+                    });
+                }
+            }
+        }
+    }
+    if !out.rows_balance() {
+        out.notes.push("internal error: row accounting does not balance".into());
+    }
+    out
+}
+
+/// Import many paths; files that cannot be read are returned as errors beside the rest.
+pub fn import_paths(paths: &[PathBuf], opts: &ImportOptions) -> (Vec<FileImport>, Vec<FileError>) {
+    let mut imports = Vec::new();
+    let mut errors = Vec::new();
+    match collect_inputs(paths) {
+        Ok(files) => {
+            for f in files {
+                match import_path(&f, opts) {
+                    Ok(v) => imports.extend(v),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    check_dsr_parts(&mut imports);
+    (imports, errors)
+}
+
+/// Multi-part DSR reports (`1of2`, `2of2`): note any part missing from the import.
+fn check_dsr_parts(imports: &mut [FileImport]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut parts: BTreeMap<String, (u32, BTreeSet<u32>)> = BTreeMap::new();
+    for f in imports.iter().filter(|f| f.format == "dsrf") {
+        if let Some((part, of)) = dsrf::part_of(&f.file) {
+            let e = parts.entry(dsrf::report_key(&f.file)).or_insert((of, BTreeSet::new()));
+            e.1.insert(part);
+        }
+    }
+    for f in imports.iter_mut().filter(|f| f.format == "dsrf") {
+        if let Some((_, of)) = dsrf::part_of(&f.file)
+            && let Some((_, seen)) = parts.get(&dsrf::report_key(&f.file))
+        {
+            let missing: Vec<String> = (1..=of).filter(|p| !seen.contains(p)).map(|p| format!("{p}of{of}")).collect();
+            if !missing.is_empty() {
+                f.notes.push(format!("report incomplete: part(s) {} not among the files imported", missing.join(", ")));
+            }
+        }
+    }
+}

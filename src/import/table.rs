@@ -1,0 +1,581 @@
+//! A statement profile applied to a grid: find the header row, map columns to ledger fields,
+//! classify every row (preamble, header, data, blank, repeated header, total, subtotal,
+//! section heading, skipped) and turn data rows into ledger lines or rejects.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::cells::{excel_serial_date, parse_date, parse_decimal, parse_period};
+use super::grid::{Cell, Row, Sheet, Unterminated};
+use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
+use super::profile::{DECIMAL_FIELDS, Profile};
+use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
+use crate::ledger::{
+    Currency, IncomeType, LedgerLine, LineFlag, LineKind, Period, SourceRef, Store, Territory,
+};
+
+/// Field → (column index, header text).
+#[derive(Debug, Clone, Default)]
+pub struct ColumnMap {
+    pub fields: Vec<(String, usize, String)>,
+}
+
+impl ColumnMap {
+    fn get(&self, field: &str) -> Option<(usize, &str)> {
+        self.fields.iter().find(|(f, ..)| f == field).map(|(_, i, h)| (*i, h.as_str()))
+    }
+
+    pub fn mappings(&self) -> Vec<ColumnMapping> {
+        self.fields
+            .iter()
+            .map(|(f, i, h)| ColumnMapping { field: f.clone(), column: column_letter(*i), header: h.clone() })
+            .collect()
+    }
+}
+
+/// Spreadsheet column name of a 0-based index (A, B, …, Z, AA…).
+pub fn column_letter(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// Map a header row's cells to fields with the profile's aliases (first alias that matches
+/// a column wins; aliases are tried in the order the profile lists them).
+pub fn map_columns(row: &Row, profile: &Profile) -> ColumnMap {
+    let headers: Vec<String> = row.cells.iter().map(Cell::display).collect();
+    let mut map = ColumnMap::default();
+    for (field, aliases) in &profile.columns {
+        'alias: for alias in aliases {
+            for (i, h) in headers.iter().enumerate() {
+                if !h.is_empty() && alias.matches(h) {
+                    map.fields.push((field.clone(), i, h.clone()));
+                    break 'alias;
+                }
+            }
+        }
+    }
+    map
+}
+
+/// The first row (within the profile's search window) that has every required column.
+pub fn find_header(sheet: &Sheet, profile: &Profile) -> Option<(usize, ColumnMap)> {
+    sheet.rows.iter().take(profile.header_search_rows).enumerate().find_map(|(i, row)| {
+        let map = map_columns(row, profile);
+        let complete = !profile.require.is_empty()
+            && profile.require.iter().all(|f| map.get(f).is_some());
+        complete.then_some((i, map))
+    })
+}
+
+/// What one sheet produced.
+#[derive(Debug, Default)]
+pub struct SheetResult {
+    pub lines: Vec<LedgerLine>,
+    pub rejects: Vec<Reject>,
+    pub nondata: Vec<NonData>,
+    pub controls: Vec<ControlCheck>,
+    pub notes: Vec<String>,
+    pub columns: Vec<ColumnMapping>,
+}
+
+/// Values read from the control columns of a data row (for footing checks).
+struct RowFigures {
+    currency: Option<Currency>,
+    by_column: Vec<(usize, Decimal)>,
+}
+
+/// Apply `profile` to one sheet whose header row is `header_at` with columns `map`.
+pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usize, map: &ColumnMap) -> SheetResult {
+    let mut out = SheetResult { columns: map.mappings(), ..Default::default() };
+    let src = |row: &Row| SourceRef::new(file, sheet.name.clone(), row.number);
+    let header_row = &sheet.rows[header_at];
+    let header_width = header_row.width();
+    let header_texts: Vec<String> = header_row.cells.iter().map(|c| c.display().to_lowercase()).collect();
+    let control_columns: Vec<(String, usize)> = profile
+        .control_fields
+        .iter()
+        .filter_map(|f| map.get(f).map(|(i, _)| (f.clone(), i)))
+        .collect();
+    // Figures of every data row (imported or rejected), in order, for total checks.
+    let mut figures: Vec<RowFigures> = Vec::new();
+    let mut section_start = 0usize;
+
+    for (idx, row) in sheet.rows.iter().enumerate() {
+        if idx < header_at {
+            out.nondata.push(NonData { source: src(row), reason: "preamble".into() });
+            continue;
+        }
+        if idx == header_at {
+            out.nondata.push(NonData { source: src(row), reason: "header".into() });
+            continue;
+        }
+        if row.is_blank() {
+            out.nondata.push(NonData { source: src(row), reason: "blank row".into() });
+            continue;
+        }
+        let texts: Vec<String> = row.cells.iter().map(|c| c.display().to_lowercase()).collect();
+        let repeats_header = map.fields.iter().all(|(_, i, _)| texts.get(*i) == header_texts.get(*i));
+        if repeats_header {
+            out.nondata.push(NonData { source: src(row), reason: "repeated header".into() });
+            continue;
+        }
+        let labels: Vec<&str> = row
+            .cells
+            .iter()
+            .filter_map(|c| match c {
+                Cell::Text(t) if !t.trim().is_empty() => Some(t.trim()),
+                _ => None,
+            })
+            .take(3)
+            .collect();
+        let is_subtotal = profile.subtotal.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
+        let is_total = !is_subtotal && profile.total.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
+        if is_total || is_subtotal {
+            let covered = if is_total { &figures[..] } else { &figures[section_start..] };
+            check_totals(file, sheet, row, profile, map, &control_columns, covered, &mut out.controls);
+            if is_subtotal {
+                section_start = figures.len();
+            }
+            let reason = if is_total { "total row" } else { "subtotal row" };
+            out.nondata.push(NonData { source: src(row), reason: reason.into() });
+            continue;
+        }
+        if let Some(re) = profile.skip.iter().find(|re| labels.iter().any(|l| re.is_match(l))) {
+            out.nondata.push(NonData { source: src(row), reason: format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")) });
+            continue;
+        }
+        let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
+        let has_figures = DECIMAL_FIELDS.iter().any(|f| map.get(f).is_some_and(|(i, _)| !row.cell(i).is_empty()));
+        if non_empty == 1 && !has_figures && labels.len() == 1 && row.unterminated.is_none() {
+            out.nondata.push(NonData { source: src(row), reason: "section heading or note".into() });
+            continue;
+        }
+        let (result, row_figures) = parse_row(file, sheet, row, profile, map, header_width, &control_columns);
+        figures.push(row_figures);
+        match result {
+            Ok(line) => {
+                if line.flags.contains(&LineFlag::NoLineTerminator) {
+                    out.notes.push(format!(
+                        "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",
+                        row.number
+                    ));
+                }
+                out.lines.push(line);
+            }
+            Err(reject) => out.rejects.push(reject),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_totals(
+    file: &str,
+    sheet: &Sheet,
+    row: &Row,
+    profile: &Profile,
+    map: &ColumnMap,
+    control_columns: &[(String, usize)],
+    covered: &[RowFigures],
+    controls: &mut Vec<ControlCheck>,
+) {
+    let row_currency = map
+        .get("currency")
+        .and_then(|(i, _)| Currency::parse(&row.cell(i).display()))
+        .or_else(|| profile.constants.get("currency").and_then(|c| Currency::parse(c)));
+    let currencies: std::collections::BTreeSet<Currency> = covered.iter().filter_map(|f| f.currency).collect();
+    let currency = row_currency.or_else(|| if currencies.len() == 1 { currencies.iter().next().copied() } else { None });
+    for (field, col) in control_columns {
+        let cell = row.cell(*col);
+        let stated = match cell {
+            Cell::Number(d) => *d,
+            Cell::Text(t) if !t.trim().is_empty() => match parse_decimal(t, profile.number_format) {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        let source = SourceRef::new(file, sheet.name.clone(), row.number).with_column(column_letter(*col));
+        let Some(currency) = currency else {
+            controls.push(ControlCheck {
+                source,
+                field: field.clone(),
+                currency: None,
+                stated,
+                computed: None,
+                ok: None,
+                note: Some("the rows it covers are in several currencies and the total row names none".into()),
+            });
+            continue;
+        };
+        let computed: Decimal = covered
+            .iter()
+            .filter(|f| f.currency == Some(currency) || f.currency.is_none() && currencies.is_empty())
+            .flat_map(|f| f.by_column.iter().filter(|(c, _)| c == col).map(|(_, v)| *v))
+            .sum();
+        let rounded = computed.round_dp_with_strategy(stated.scale(), rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        controls.push(ControlCheck {
+            source,
+            field: field.clone(),
+            currency: Some(currency),
+            stated,
+            computed: Some(computed),
+            ok: Some(rounded == stated),
+            note: None,
+        });
+    }
+}
+
+/// Why a cell cannot be used at all (error values, formulas without results).
+fn unusable(cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Error(e) => Some(format!("cell holds the error value {e}")),
+        Cell::FormulaWithoutValue(f) => Some(format!("formula ={f} has no saved result (recalculate and save the workbook)")),
+        _ => None,
+    }
+}
+
+struct RowReader<'a> {
+    row: &'a Row,
+    profile: &'a Profile,
+    map: &'a ColumnMap,
+    sheet: &'a Sheet,
+    base: SourceRef,
+}
+
+type CellError = (String, String); // (column, reason)
+
+impl RowReader<'_> {
+    fn column_name(&self, field: &str) -> String {
+        match self.map.get(field) {
+            Some((i, h)) => format!("{} ({h})", column_letter(i)),
+            None => format!("[constants] {field}"),
+        }
+    }
+
+    fn err(&self, field: &str, reason: String) -> CellError {
+        (self.column_name(field), reason)
+    }
+
+    /// The cell mapped to `field`, or the profile constant when the column is absent or
+    /// empty. `Ok(None)` when neither holds a value.
+    fn cell(&self, field: &str) -> Result<Option<Cell>, CellError> {
+        if let Some((i, _)) = self.map.get(field) {
+            let cell = self.row.cell(i);
+            if let Some(why) = unusable(cell) {
+                return Err(self.err(field, why));
+            }
+            if !cell.is_empty() {
+                return Ok(Some(cell.clone()));
+            }
+        }
+        Ok(self.profile.constants.get(field).map(|c| Cell::Text(c.clone())))
+    }
+
+    fn text(&self, field: &str) -> Result<Option<String>, CellError> {
+        Ok(self.cell(field)?.map(|c| c.display()).filter(|s| !s.is_empty()))
+    }
+
+    fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
+        let percent_field = self.profile.percent_fields.iter().any(|f| f == field);
+        match self.cell(field)? {
+            None => Ok(None),
+            Some(Cell::Number(d)) => Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d })),
+            Some(Cell::Text(t)) => {
+                let has_percent = t.trim_end().ends_with('%');
+                let d = parse_decimal(&t, self.profile.number_format).map_err(|e| self.err(field, e))?;
+                Ok(Some(if has_percent || percent_field { d / Decimal::ONE_HUNDRED } else { d }))
+            }
+            Some(Cell::Date(d)) => Err(self.err(field, format!("a date ({d}) where a number belongs"))),
+            Some(other) => Err(self.err(field, format!("'{}' is not a number", other.display()))),
+        }
+    }
+
+    fn date(&self, field: &str) -> Result<Option<chrono::NaiveDate>, CellError> {
+        let date_1904 = self.sheet.date_1904 || self.profile.date_1904;
+        match self.cell(field)? {
+            None => Ok(None),
+            Some(Cell::Date(d)) => Ok(Some(d)),
+            Some(Cell::Number(n)) => excel_serial_date(n, date_1904).map(Some).map_err(|e| self.err(field, e)),
+            Some(Cell::Text(t)) => match parse_date(&t, self.profile.date_format.as_deref()) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) => {
+                    let digits = t.trim();
+                    if digits.len() == 5 && digits.chars().all(|c| c.is_ascii_digit()) {
+                        let n = Decimal::from(digits.parse::<i64>().unwrap_or(0));
+                        excel_serial_date(n, date_1904).map(Some).map_err(|e| self.err(field, e))
+                    } else {
+                        Err(self.err(field, e))
+                    }
+                }
+            },
+            Some(other) => Err(self.err(field, format!("'{}' is not a date", other.display()))),
+        }
+    }
+
+    fn period(&self, field: &str) -> Result<Option<Period>, CellError> {
+        let by_month = self.profile.sale_period_by_month && field.starts_with("sale_period");
+        let to_period = |d: chrono::NaiveDate| {
+            if by_month {
+                Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).unwrap_or(Period::day(d))
+            } else {
+                Period::day(d)
+            }
+        };
+        match self.cell(field)? {
+            None => Ok(None),
+            Some(Cell::Text(t)) => {
+                let p = if self.profile.period_format.is_some() {
+                    parse_period(&t, self.profile.period_format.as_deref())
+                } else if let Some(f) = &self.profile.date_format {
+                    parse_date(&t, Some(f)).map(Period::day).or_else(|_| parse_period(&t, None))
+                } else {
+                    parse_period(&t, None)
+                }
+                .map_err(|e| self.err(field, e))?;
+                Ok(Some(if p.kind == crate::ledger::PeriodKind::Day { to_period(p.start) } else { p }))
+            }
+            Some(_) => Ok(self.date(field)?.map(to_period)),
+        }
+    }
+}
+
+fn parse_row(
+    file: &str,
+    sheet: &Sheet,
+    row: &Row,
+    profile: &Profile,
+    map: &ColumnMap,
+    header_width: usize,
+    control_columns: &[(String, usize)],
+) -> (Result<LedgerLine, Reject>, RowFigures) {
+    let base = SourceRef::new(file, sheet.name.clone(), row.number);
+    let reader = RowReader { row, profile, map, sheet, base: base.clone() };
+    // Whatever else is wrong, read the money and currency we can, for conservation.
+    let currency = reader.text("currency").ok().flatten().and_then(|c| Currency::parse(&c));
+    let mut amounts = BTreeMap::new();
+    for field in DECIMAL_FIELDS {
+        if let Ok(Some(v)) = reader.decimal(field) {
+            amounts.insert(field.to_string(), v);
+        }
+    }
+    let by_column = control_columns
+        .iter()
+        .filter_map(|(_, col)| match row.cell(*col) {
+            Cell::Number(d) => Some((*col, *d)),
+            Cell::Text(t) if !t.trim().is_empty() => parse_decimal(t, profile.number_format).ok().map(|d| (*col, d)),
+            _ => None,
+        })
+        .collect();
+    let figures = RowFigures { currency, by_column };
+    let reject = |column: Option<String>, reason: String| Reject {
+        source: match column {
+            Some(c) => base.with_column(c),
+            None => base.clone(),
+        },
+        reason,
+        currency,
+        amounts: amounts.clone(),
+    };
+    match row.unterminated {
+        Some(Unterminated::OpenQuote) => {
+            return (Err(reject(None, "last line ends inside a quoted field: the file is cut short".into())), figures);
+        }
+        Some(Unterminated::NoNewline) if row.cells.len() < header_width => {
+            return (
+                Err(reject(None, format!(
+                    "last line has {} of {} fields and no line terminator: the file is cut short",
+                    row.cells.len(),
+                    header_width
+                ))),
+                figures,
+            );
+        }
+        _ => {}
+    }
+    if row.width() > header_width.max(1) {
+        return (
+            Err(reject(
+                Some(column_letter(row.width() - 1)),
+                format!("row has values in {} columns but the header has {}", row.width(), header_width),
+            )),
+            figures,
+        );
+    }
+    let result = build_line(&reader, profile).map_err(|(column, reason)| reject(Some(column), reason));
+    let result = result.and_then(|mut line| {
+        if row.unterminated == Some(Unterminated::NoNewline) {
+            line.flags.push(LineFlag::NoLineTerminator);
+        }
+        Ok(line)
+    });
+    (result, figures)
+}
+
+fn snake(text: &str) -> String {
+    let s: String = text
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '_' })
+        .collect();
+    s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_")
+}
+
+fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellError> {
+    let currency_text = r.text("currency")?;
+    let currency = match currency_text {
+        Some(t) => Currency::parse(&t).ok_or_else(|| r.err("currency", format!("'{t}' is not an ISO 4217 currency code")))?,
+        None => return Err(r.err("currency", "no currency (no currency column and no constant in the profile)".into())),
+    };
+    let kind_text = r.text("line_kind")?;
+    let line_kind = match kind_text.as_deref() {
+        None => LineKind::Income,
+        Some(t) => profile
+            .map_value("line_kind", t)
+            .and_then(|k| LineKind::from_name(&k))
+            .or_else(|| LineKind::from_name(&snake(t)))
+            .ok_or_else(|| r.err("line_kind", format!("unknown line type '{t}'")))?,
+    };
+    let mut line = LedgerLine::new(r.base.clone(), &profile.name, profile.statement_kind, line_kind, currency);
+    line.account = r.text("account")?;
+    line.payee = r.text("payee")?;
+    line.sale_period = r.period("sale_period")?;
+    if line.sale_period.is_none()
+        && let (Some(a), Some(b)) = (r.date("sale_period_start")?, r.date("sale_period_end")?)
+    {
+        line.sale_period = Some(Period::range(a, b).ok_or_else(|| r.err("sale_period_end", format!("sale period ends ({b}) before it starts ({a})")))?);
+    }
+    line.accounting_period = r.period("accounting_period")?;
+    line.reporting_date = r.date("reporting_date")?;
+    if let Some(s) = r.text("store")? {
+        let store = Store::parse(&s);
+        if !store.known {
+            line.flags.push(LineFlag::UnknownStore(s.clone()));
+        }
+        line.store = Some(store.id);
+    }
+    line.offering = match r.text("offering")? {
+        Some(t) => Some(profile.map_value("offering", &t).unwrap_or_else(|| snake(&t))),
+        None => None,
+    };
+    if let Some(t) = r.text("territory")? {
+        match Territory::parse(&t) {
+            Some(territory) => line.territory = Some(territory),
+            None => line.flags.push(LineFlag::UnknownTerritory(t)),
+        }
+    }
+    if let Some(t) = r.text("isrc")? {
+        if is_scientific_notation(&t) {
+            return Err(r.err("isrc", format!("ISRC '{t}' was turned into scientific notation; its characters are lost")));
+        }
+        match parse_isrc(&t) {
+            Ok(code) => line.isrc = Some(code),
+            Err(_) => line.flags.push(LineFlag::InvalidIsrc(t)),
+        }
+    }
+    if let Some(t) = r.text("upc")? {
+        if is_scientific_notation(&t) {
+            return Err(r.err("upc", format!("UPC '{t}' was turned into scientific notation; its digits are lost")));
+        }
+        match parse_upc(&t) {
+            Ok(code) => line.upc = Some(code),
+            Err(_) => line.flags.push(LineFlag::InvalidUpc(t)),
+        }
+    }
+    if let Some(t) = r.text("iswc")? {
+        match parse_iswc(&t) {
+            Ok(code) => line.iswc = Some(code),
+            Err(_) => line.flags.push(LineFlag::InvalidIswc(t)),
+        }
+    }
+    line.title = r.text("title")?;
+    line.release_title = r.text("release_title")?;
+    line.artist = r.text("artist")?;
+    line.sale_type = r.text("sale_type")?;
+    if line_kind == LineKind::Income {
+        line.income_type = Some(match r.text("income_type")? {
+            Some(t) => profile
+                .map_value("income_type", &t)
+                .and_then(|k| IncomeType::from_name(&k))
+                .or_else(|| IncomeType::from_name(&snake(&t)))
+                .unwrap_or(IncomeType::Other),
+            None => IncomeType::Other,
+        });
+    } else if line_kind == LineKind::Charge {
+        line.charge_kind = match r.text("charge_kind")? {
+            Some(t) => Some(profile.map_value("charge_kind", &t).unwrap_or_else(|| snake(&t))),
+            None => None,
+        };
+    }
+    line.units = r.decimal("units")?;
+    line.unit_price = r.decimal("unit_price")?;
+    line.gross = r.decimal("gross")?;
+    line.fees = r.decimal("fees")?;
+    line.taxes = r.decimal("taxes")?;
+    line.net = r.decimal("net")?;
+    line.split_pct = r.decimal("split_pct")?;
+    line.royalty_rate = r.decimal("royalty_rate")?;
+    line.royalty = r.decimal("royalty")?;
+    line.amount = r.decimal("amount")?;
+    line.original_amount = r.decimal("original_amount")?;
+    line.original_currency = match r.text("original_currency")? {
+        Some(t) => Some(Currency::parse(&t).ok_or_else(|| r.err("original_currency", format!("'{t}' is not an ISO 4217 currency code")))?),
+        None => None,
+    };
+    line.fx_rate = r.decimal("fx_rate")?;
+    line.description = r.text("description")?;
+    // One amount column on a label statement serves income (royalty) and everything else.
+    if line_kind == LineKind::Income {
+        if line.royalty.is_none() && profile.statement_kind == crate::ledger::StatementKind::Label {
+            line.royalty = line.amount.take();
+        }
+    } else if line.amount.is_none() {
+        line.amount = line.royalty.take().or_else(|| line.net.take());
+    }
+    for field in &profile.required {
+        let present = match field.as_str() {
+            "currency" => true,
+            "net" => line.net.is_some(),
+            "royalty" => line.royalty.is_some(),
+            "amount" => line.amount.is_some(),
+            "units" => line.units.is_some(),
+            "gross" => line.gross.is_some(),
+            "store" => line.store.is_some(),
+            "sale_period" => line.sale_period.is_some(),
+            "accounting_period" => line.accounting_period.is_some(),
+            "isrc" => line.isrc.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::InvalidIsrc(_))),
+            "upc" => line.upc.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::InvalidUpc(_))),
+            "territory" => line.territory.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_))),
+            other => r.text(other)?.is_some(),
+        };
+        if !present {
+            return Err(r.err(field, format!("required {field} is missing")));
+        }
+    }
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(27), "AB");
+        assert_eq!(column_letter(701), "ZZ");
+        assert_eq!(column_letter(702), "AAA");
+    }
+}

@@ -1,0 +1,177 @@
+//! Identifier validation (domain.md §7): ISRC (no check digit), UPC/EAN/GTIN (mod-10 check
+//! digit), ISWC (weighted check digit). Each parser normalises the display forms people type
+//! (hyphens, spaces, dots, an "ISRC " prefix) and says precisely what is wrong otherwise.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+static ISRC_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$").expect("static regex"));
+
+/// Why an identifier was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdError {
+    Format(String),
+    CheckDigit { expected: u32, found: u32 },
+}
+
+impl std::fmt::Display for IdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdError::Format(why) => write!(f, "{why}"),
+            IdError::CheckDigit { expected, found } => {
+                write!(f, "check digit is {found}, expected {expected}")
+            }
+        }
+    }
+}
+
+/// True when a cell text looks like a number Excel turned into scientific notation
+/// (`1.23457E+11`): the digits it stood for are gone and cannot be recovered.
+pub fn is_scientific_notation(text: &str) -> bool {
+    static SCI: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$").expect("static regex")
+    });
+    SCI.is_match(text.trim())
+}
+
+/// Normalise and validate an ISRC; returns the 12-character code.
+pub fn parse_isrc(text: &str) -> Result<String, IdError> {
+    let mut s = text.trim().to_ascii_uppercase();
+    if let Some(rest) = s.strip_prefix("ISRC") {
+        s = rest.trim_start_matches([':', ' ']).to_string();
+    }
+    let code: String = s.chars().filter(|c| !matches!(c, '-' | ' ' | '.')).collect();
+    if ISRC_RE.is_match(&code) {
+        Ok(code)
+    } else {
+        Err(IdError::Format(format!(
+            "ISRC '{}' is not 2 letters, 3 letters/digits and 7 digits",
+            text.trim()
+        )))
+    }
+}
+
+fn gtin_check_digit(data_digits: &[u32]) -> u32 {
+    // Weights 3,1,3,1… starting from the rightmost data digit.
+    let sum: u32 = data_digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d * 3 } else { *d })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+/// Normalise and validate a UPC-A / EAN-13 / GTIN-14 barcode.
+///
+/// Leading zeros lost by a spreadsheet (a UPC-A read as the number 36000291452) are restored
+/// by left-padding to 12 digits, then 13, taking the first length whose check digit holds.
+pub fn parse_upc(text: &str) -> Result<String, IdError> {
+    let trimmed = text.trim();
+    if is_scientific_notation(trimmed) {
+        return Err(IdError::Format(format!(
+            "UPC '{trimmed}' was turned into scientific notation; its digits are lost"
+        )));
+    }
+    let digits: String = trimmed.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
+    let digits = digits.strip_suffix(".0").unwrap_or(&digits).to_string();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(IdError::Format(format!("UPC/EAN '{trimmed}' is not all digits")));
+    }
+    if digits.len() > 14 {
+        return Err(IdError::Format(format!("UPC/EAN '{trimmed}' has more than 14 digits")));
+    }
+    let mut last_err = None;
+    for len in [12usize, 13, 14] {
+        if digits.len() > len {
+            continue;
+        }
+        if digits.len() < 8 {
+            return Err(IdError::Format(format!("UPC/EAN '{trimmed}' has fewer than 8 digits")));
+        }
+        let padded = format!("{digits:0>len$}");
+        let nums: Vec<u32> = padded.chars().filter_map(|c| c.to_digit(10)).collect();
+        let (data, check) = nums.split_at(len - 1);
+        let expected = gtin_check_digit(data);
+        if expected == check[0] {
+            return Ok(padded);
+        }
+        last_err.get_or_insert(IdError::CheckDigit { expected, found: check[0] });
+        if digits.len() == len {
+            break;
+        }
+    }
+    Err(last_err.unwrap_or_else(|| IdError::Format(format!("UPC/EAN '{trimmed}' is invalid"))))
+}
+
+/// A barcode as GTIN-14, for comparing a UPC-A with the same product's EAN-13.
+pub fn gtin14(upc: &str) -> String {
+    format!("{upc:0>14}")
+}
+
+/// Normalise and validate an ISWC; returns `T` + 10 digits.
+pub fn parse_iswc(text: &str) -> Result<String, IdError> {
+    let code: String = text
+        .trim()
+        .to_ascii_uppercase()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | ' '))
+        .collect();
+    let digits = code.strip_prefix('T').filter(|d| d.len() == 10 && d.chars().all(|c| c.is_ascii_digit()));
+    let Some(digits) = digits else {
+        return Err(IdError::Format(format!("ISWC '{}' is not T followed by 10 digits", text.trim())));
+    };
+    let nums: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    let sum: u32 = 1 + nums[..9].iter().enumerate().map(|(i, d)| (i as u32 + 1) * d).sum::<u32>();
+    let expected = (10 - sum % 10) % 10;
+    if expected != nums[9] {
+        return Err(IdError::CheckDigit { expected, found: nums[9] });
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isrc_normalises_display_forms() {
+        assert_eq!(parse_isrc("US-SM1-98-03037").unwrap(), "USSM19803037");
+        assert_eq!(parse_isrc("ISRC usrh10903879").unwrap(), "USRH10903879");
+        assert!(parse_isrc("USSM1980303").is_err());
+        assert!(parse_isrc("12SM19803037").is_err());
+    }
+
+    #[test]
+    fn upc_check_digits_from_domain_doc() {
+        assert_eq!(parse_upc("7622200004607").unwrap(), "7622200004607");
+        assert_eq!(parse_upc("036000291452").unwrap(), "036000291452");
+        // Leading zero lost in a numeric cell is restored.
+        assert_eq!(parse_upc("36000291452").unwrap(), "036000291452");
+        assert_eq!(
+            parse_upc("036000291453"),
+            Err(IdError::CheckDigit { expected: 2, found: 3 })
+        );
+        assert!(parse_upc("3.60003E+10").is_err());
+        assert_eq!(gtin14("036000291452"), "00036000291452");
+    }
+
+    #[test]
+    fn iswc_check_digits_from_domain_doc() {
+        for ok in ["T-034.524.680-1", "T-071.464.731-0", "T-001.872.939-9", "T-800.237.810-2"] {
+            assert!(parse_iswc(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(parse_iswc("T0345246801").unwrap(), "T0345246801");
+        assert!(matches!(parse_iswc("T-034.524.680-2"), Err(IdError::CheckDigit { .. })));
+        assert!(parse_iswc("T9109247316").is_ok());
+    }
+
+    #[test]
+    fn detects_scientific_notation() {
+        assert!(is_scientific_notation("1.23457E+11"));
+        assert!(is_scientific_notation("1,23457E+11"));
+        assert!(!is_scientific_notation("123457000000"));
+    }
+}

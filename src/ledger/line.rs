@@ -1,0 +1,199 @@
+//! The ledger line: one normalised statement row, whatever format it came from.
+//! Label statements' charges, reserves, payments and balances are ledger lines too, told
+//! apart by [`LineKind`].
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{Currency, Period, SourceRef, Territory};
+
+/// Who issued the statement the line comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementKind {
+    Label,
+    Distributor,
+    Dsp,
+}
+
+/// What a line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// Income credited (a sale, stream, licence…).
+    Income,
+    /// A charge against the account (advance, recording cost, video…).
+    Charge,
+    ReserveWithheld,
+    ReserveReleased,
+    /// Money paid to the payee.
+    Payment,
+    OpeningBalance,
+    ClosingBalance,
+    /// A prior-period correction or other listed adjustment.
+    Adjustment,
+}
+
+/// Kind of exploitation (domain.md §0, "configuration").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncomeType {
+    Stream,
+    Download,
+    Physical,
+    Sync,
+    Video,
+    Neighbouring,
+    Other,
+}
+
+macro_rules! from_name {
+    ($t:ty { $($name:literal => $v:expr),* $(,)? }) => {
+        impl $t {
+            /// Parse the snake_case name used in profiles and outputs.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some($v),)*
+                    _ => None,
+                }
+            }
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+        }
+    };
+}
+
+from_name!(StatementKind { "label" => StatementKind::Label, "distributor" => StatementKind::Distributor, "dsp" => StatementKind::Dsp });
+from_name!(LineKind {
+    "income" => LineKind::Income,
+    "charge" => LineKind::Charge,
+    "reserve_withheld" => LineKind::ReserveWithheld,
+    "reserve_released" => LineKind::ReserveReleased,
+    "payment" => LineKind::Payment,
+    "opening_balance" => LineKind::OpeningBalance,
+    "closing_balance" => LineKind::ClosingBalance,
+    "adjustment" => LineKind::Adjustment,
+});
+from_name!(IncomeType {
+    "stream" => IncomeType::Stream,
+    "download" => IncomeType::Download,
+    "physical" => IncomeType::Physical,
+    "sync" => IncomeType::Sync,
+    "video" => IncomeType::Video,
+    "neighbouring" => IncomeType::Neighbouring,
+    "other" => IncomeType::Other,
+});
+
+/// Something about a line that a check should know but that did not stop the import.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "flag", content = "value", rename_all = "snake_case")]
+pub enum LineFlag {
+    InvalidIsrc(String),
+    InvalidUpc(String),
+    InvalidIswc(String),
+    UnknownTerritory(String),
+    UnknownStore(String),
+    /// The last line of a text file had no line terminator (the file may have been cut).
+    NoLineTerminator,
+}
+
+/// One normalised statement row. Every money field is an exact decimal in `currency`
+/// (except `original_amount`, which is in `original_currency`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerLine {
+    pub source: SourceRef,
+    /// Name of the statement profile that read the line.
+    pub profile: String,
+    pub statement_kind: StatementKind,
+    pub line_kind: LineKind,
+    pub account: Option<String>,
+    pub payee: Option<String>,
+    pub sale_period: Option<Period>,
+    pub accounting_period: Option<Period>,
+    pub reporting_date: Option<NaiveDate>,
+    /// Canonical store id (or the name as written when unknown, flagged).
+    pub store: Option<String>,
+    pub offering: Option<String>,
+    pub territory: Option<Territory>,
+    pub isrc: Option<String>,
+    pub upc: Option<String>,
+    pub iswc: Option<String>,
+    pub title: Option<String>,
+    pub release_title: Option<String>,
+    pub artist: Option<String>,
+    pub income_type: Option<IncomeType>,
+    /// Sale type / configuration as written (e.g. "Song", "Album", "CD", "Premium stream").
+    pub sale_type: Option<String>,
+    pub units: Option<Decimal>,
+    pub unit_price: Option<Decimal>,
+    pub gross: Option<Decimal>,
+    pub fees: Option<Decimal>,
+    pub taxes: Option<Decimal>,
+    pub net: Option<Decimal>,
+    /// Share already applied by the statement (distributor splits), as a fraction (1 = 100%).
+    pub split_pct: Option<Decimal>,
+    /// Royalty rate applied by the statement, as a fraction (0.18 = 18%).
+    pub royalty_rate: Option<Decimal>,
+    pub royalty: Option<Decimal>,
+    /// Amount of a charge, reserve, payment, balance or adjustment, signed as stated.
+    pub amount: Option<Decimal>,
+    pub currency: Currency,
+    pub original_amount: Option<Decimal>,
+    pub original_currency: Option<Currency>,
+    pub fx_rate: Option<Decimal>,
+    /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
+    pub charge_kind: Option<String>,
+    pub description: Option<String>,
+    pub flags: Vec<LineFlag>,
+}
+
+impl LedgerLine {
+    /// An empty line of the given kind; importers fill in what the row holds.
+    pub fn new(
+        source: SourceRef,
+        profile: &str,
+        statement_kind: StatementKind,
+        line_kind: LineKind,
+        currency: Currency,
+    ) -> LedgerLine {
+        LedgerLine {
+            source,
+            profile: profile.to_string(),
+            statement_kind,
+            line_kind,
+            account: None,
+            payee: None,
+            sale_period: None,
+            accounting_period: None,
+            reporting_date: None,
+            store: None,
+            offering: None,
+            territory: None,
+            isrc: None,
+            upc: None,
+            iswc: None,
+            title: None,
+            release_title: None,
+            artist: None,
+            income_type: None,
+            sale_type: None,
+            units: None,
+            unit_price: None,
+            gross: None,
+            fees: None,
+            taxes: None,
+            net: None,
+            split_pct: None,
+            royalty_rate: None,
+            royalty: None,
+            amount: None,
+            currency,
+            original_amount: None,
+            original_currency: None,
+            fx_rate: None,
+            charge_kind: None,
+            description: None,
+            flags: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Territories (domain.md §7.4): ISO 3166-1 alpha-2 inside the ledger. Alpha-3, numeric codes
+//! and English names are mapped to alpha-2; the non-ISO codes seen in music data (`UK`, `EL`)
+//! are mapped to their ISO codes; `XK` (Kosovo) is kept; worldwide markers are a value of
+//! their own, never a country.
+
+use isocountry::CountryCode;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Territory {
+    /// An ISO 3166-1 alpha-2 code (or `XK`).
+    Country(String),
+    /// Worldwide / multi-territory (`WW`, `ZZ`, `XW`, "World").
+    Worldwide,
+}
+
+impl Territory {
+    pub fn code(&self) -> &str {
+        match self {
+            Territory::Country(c) => c,
+            Territory::Worldwide => "WW",
+        }
+    }
+
+    /// Parse a territory as written in a statement. `None` when the text names no territory
+    /// this tool knows (the caller keeps the raw text and flags it).
+    pub fn parse(text: &str) -> Option<Territory> {
+        let t = text.trim();
+        let upper = t.to_ascii_uppercase();
+        match upper.as_str() {
+            "WW" | "ZZ" | "XW" | "WORLD" | "WORLDWIDE" | "ALL" | "ROW-WW" => {
+                return Some(Territory::Worldwide);
+            }
+            "UK" => return Some(Territory::Country("GB".into())),
+            "EL" => return Some(Territory::Country("GR".into())),
+            "XK" | "XKX" => return Some(Territory::Country("XK".into())),
+            _ => {}
+        }
+        let found = match upper.len() {
+            2 => CountryCode::for_alpha2(&upper).ok(),
+            3 if upper.chars().all(|c| c.is_ascii_digit()) => {
+                upper.parse::<u32>().ok().and_then(|n| CountryCode::for_id(n).ok())
+            }
+            3 => CountryCode::for_alpha3(&upper).ok(),
+            _ => None,
+        };
+        if let Some(cc) = found {
+            return Some(Territory::Country(cc.alpha2().to_string()));
+        }
+        by_name(t).map(|c| Territory::Country(c.to_string()))
+    }
+}
+
+fn by_name(name: &str) -> Option<&'static str> {
+    let key = name.trim().to_lowercase();
+    const ALIASES: &[(&str, &str)] = &[
+        ("united states", "US"),
+        ("usa", "US"),
+        ("u.s.", "US"),
+        ("united kingdom", "GB"),
+        ("great britain", "GB"),
+        ("russia", "RU"),
+        ("south korea", "KR"),
+        ("korea", "KR"),
+        ("vietnam", "VN"),
+        ("taiwan", "TW"),
+        ("czech republic", "CZ"),
+        ("iran", "IR"),
+        ("bolivia", "BO"),
+        ("venezuela", "VE"),
+        ("tanzania", "TZ"),
+        ("moldova", "MD"),
+        ("laos", "LA"),
+        ("syria", "SY"),
+        ("kosovo", "XK"),
+        ("turkey", "TR"),
+    ];
+    if let Some((_, code)) = ALIASES.iter().find(|(n, _)| *n == key) {
+        return Some(code);
+    }
+    CountryCode::iter()
+        .find(|c| c.name().to_lowercase() == key)
+        .map(|c| c.alpha2())
+}
+
+impl fmt::Display for Territory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Territory {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(t: &str) -> Option<String> {
+        Territory::parse(t).map(|t| t.code().to_string())
+    }
+
+    #[test]
+    fn maps_music_data_codes() {
+        assert_eq!(code("UK").as_deref(), Some("GB"));
+        assert_eq!(code("gb").as_deref(), Some("GB"));
+        assert_eq!(code("DEU").as_deref(), Some("DE"));
+        assert_eq!(code("840").as_deref(), Some("US"));
+        assert_eq!(code("EL").as_deref(), Some("GR"));
+        assert_eq!(code("XK").as_deref(), Some("XK"));
+        assert_eq!(code("United States").as_deref(), Some("US"));
+        assert_eq!(code("Germany").as_deref(), Some("DE"));
+        assert_eq!(Territory::parse("World"), Some(Territory::Worldwide));
+        assert_eq!(code("QQ"), None);
+        assert_eq!(code("Narnia"), None);
+    }
+}

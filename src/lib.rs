@@ -1,0 +1,9 @@
+//! royalty-audit: audit music royalty statements against contract terms.
+//!
+//! Stages (each takes the previous one's value): [`import`] statements into the common
+//! [`ledger`], then (later stages) recompute and check, then [`report`].
+
+pub mod cli;
+pub mod import;
+pub mod ledger;
+pub mod report;

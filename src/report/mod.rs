@@ -1,0 +1,3 @@
+//! Everything the tool prints or writes.
+
+pub mod import_summary;
