@@ -139,7 +139,7 @@ pub fn fmt_decimal(d: Decimal, min_scale: u32) -> String {
 }
 
 static ISO_DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$").expect("static regex"));
 static COMPACT_DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{4})(\d{2})(\d{2})$").expect("static regex"));
 static SLASH_DATE: LazyLock<Regex> =
@@ -159,7 +159,7 @@ pub fn excel_serial_date(serial: Decimal, date_1904: bool) -> Result<NaiveDate, 
     let (epoch, n) = if date_1904 {
         (NaiveDate::from_ymd_opt(1904, 1, 1), n)
     } else if n < 60 {
-        (NaiveDate::from_ymd_opt(1899, 12, 31), n - 1)
+        (NaiveDate::from_ymd_opt(1899, 12, 31), n)
     } else if n == 60 {
         return Err("serial 60 is 1900-02-29, a date that does not exist".into());
     } else {

@@ -43,42 +43,63 @@ pub fn sniff_delimiter(text: &str) -> u8 {
 }
 
 /// Read decoded delimited text into a one-sheet grid.
+///
+/// Row numbers are physical line numbers where each record starts. The csv crate reports a
+/// record's position from where it started reading, which may be a blank line it then
+/// skipped, so the start is recomputed from the byte offset.
 pub fn read_text(text: &str, delimiter: Option<u8>) -> Result<Sheet, String> {
+    // Old Mac files end lines with CR alone; count them as lines too.
+    let owned;
+    let text = if text.contains('\r') && !text.contains('\n') {
+        owned = text.replace('\r', "\n");
+        owned.as_str()
+    } else {
+        text
+    };
     let delim = delimiter.unwrap_or_else(|| sniff_delimiter(text));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delim)
         .from_reader(text.as_bytes());
+    let bytes = text.as_bytes();
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
-    let mut next_line = 1u64;
+    let mut counted_upto = 0usize; // bytes whose newlines are counted
+    let mut line_at = 1u64; // line number at `counted_upto`
+    let mut next_free_line = 1u64; // first line not yet assigned to a row
     let mut last_start_byte = 0usize;
     loop {
         let more = reader
             .read_record(&mut record)
-            .map_err(|e| format!("line {}: {e}", reader.position().line()))?;
+            .map_err(|e| format!("line {}: {e}", line_at))?;
         if !more {
             break;
         }
-        let pos = record.position().cloned().unwrap_or_else(csv::Position::new);
-        // Lines the csv crate skipped because they were empty are blank rows.
-        while next_line < pos.line() {
-            rows.push(Row { number: next_line, cells: Vec::new(), unterminated: None });
-            next_line += 1;
+        let mut start = record.position().map_or(counted_upto, |p| p.byte() as usize).max(counted_upto);
+        while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
+            start += 1;
         }
-        last_start_byte = pos.byte() as usize;
+        line_at += bytes[counted_upto..start].iter().filter(|b| **b == b'\n').count() as u64;
+        counted_upto = start;
+        // Lines the csv crate skipped because they were empty are blank rows.
+        while next_free_line < line_at {
+            rows.push(Row { number: next_free_line, cells: Vec::new(), unterminated: None });
+            next_free_line += 1;
+        }
+        last_start_byte = start;
+        let inner_newlines: u64 = record.iter().map(|f| f.matches('\n').count() as u64).sum();
         let cells = record.iter().map(|f| Cell::Text(f.to_string())).collect();
-        rows.push(Row { number: pos.line(), cells, unterminated: None });
-        next_line = reader.position().line().max(pos.line() + 1);
+        rows.push(Row { number: line_at, cells, unterminated: None });
+        next_free_line = line_at + inner_newlines + 1;
     }
     // Blank lines after the last record, except the final line terminator itself.
-    let total_lines = text.split('\n').count() as u64; // last piece is "" when text ends with \n
     let ends_with_newline = text.ends_with('\n') || text.ends_with('\r');
-    let last_line = if ends_with_newline { total_lines - 1 } else { total_lines };
-    while next_line <= last_line && !text.is_empty() {
-        rows.push(Row { number: next_line, cells: Vec::new(), unterminated: None });
-        next_line += 1;
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let last_line = if ends_with_newline { newlines } else { newlines + 1 };
+    while next_free_line <= last_line && !text.is_empty() {
+        rows.push(Row { number: next_free_line, cells: Vec::new(), unterminated: None });
+        next_free_line += 1;
     }
     if !text.is_empty() && !ends_with_newline {
         let tail = text.get(last_start_byte..).unwrap_or("");

@@ -43,7 +43,7 @@ pub fn part_of(file_name: &str) -> Option<(u32, u32)> {
 
 /// The file name with its part number blanked, naming the report a part belongs to.
 pub fn report_key(file_name: &str) -> String {
-    PART.replace(file_name, "_NofM_").into_owned()
+    PART.replace(file_name, "_Nof${2}_").into_owned()
 }
 
 /// True when text looks like a DSR flat file (first record is HEAD, tab-separated).
@@ -209,7 +209,7 @@ pub fn import_dsrf(file: &str, text: &str, profile: &str) -> FileImport {
             });
         }
     }
-    if let Some((part, of)) = part_of(file) {
+    if let Some((part, of)) = part_of(file).filter(|(_, of)| *of > 1) {
         out.notes.push(format!("DSR part {part} of {of}"));
     }
     out
@@ -298,7 +298,7 @@ mod tests {
     fn part_numbers_and_report_key() {
         let f = "DSR_X_Y_AdSupport_2015-02_AU_1of2_20150723T092522.tsv";
         assert_eq!(part_of(f), Some((1, 2)));
-        assert_eq!(report_key(f), "DSR_X_Y_AdSupport_2015-02_AU_NofM_20150723T092522.tsv");
+        assert_eq!(report_key(f), "DSR_X_Y_AdSupport_2015-02_AU_Nof2_20150723T092522.tsv");
     }
 
     #[test]

@@ -116,8 +116,9 @@ struct ProfileSpec {
     dates: DatesSpec,
     #[serde(default)]
     rows: RowsSpec,
+    /// Field → canonical value → patterns, in file order (first match wins).
     #[serde(default)]
-    values: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    values: BTreeMap<String, toml::Table>,
 }
 
 /// One header alias: exact text (compared case- and space-insensitively) or a regex.
@@ -241,6 +242,12 @@ impl Profile {
             }
             let mut entries = Vec::new();
             for (canonical, patterns) in table {
+                let patterns: Vec<String> = match patterns {
+                    toml::Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<_>>(),
+                    toml::Value::String(s) => Some(vec![s.clone()]),
+                    _ => None,
+                }
+                .ok_or_else(|| at(&format!("[values.{field}] {canonical}: expected a list of patterns")))?;
                 let valid = match field.as_str() {
                     "line_kind" => LineKind::from_name(canonical).is_some(),
                     "income_type" => IncomeType::from_name(canonical).is_some(),

@@ -205,6 +205,23 @@ fn check_totals(
             _ => continue,
         };
         let source = SourceRef::new(file, sheet.name.clone(), row.number).with_column(column_letter(*col));
+        if field == "units" {
+            // Quantities add up across currencies.
+            let computed: Decimal = covered
+                .iter()
+                .flat_map(|f| f.by_column.iter().filter(|(c, _)| c == col).map(|(_, v)| *v))
+                .sum();
+            controls.push(ControlCheck {
+                source,
+                field: field.clone(),
+                currency: None,
+                stated,
+                computed: Some(computed),
+                ok: Some(computed == stated),
+                note: None,
+            });
+            continue;
+        }
         let Some(currency) = currency else {
             controls.push(ControlCheck {
                 source,
@@ -534,14 +551,6 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     };
     line.fx_rate = r.decimal("fx_rate")?;
     line.description = r.text("description")?;
-    // One amount column on a label statement serves income (royalty) and everything else.
-    if line_kind == LineKind::Income {
-        if line.royalty.is_none() && profile.statement_kind == crate::ledger::StatementKind::Label {
-            line.royalty = line.amount.take();
-        }
-    } else if line.amount.is_none() {
-        line.amount = line.royalty.take().or_else(|| line.net.take());
-    }
     for field in &profile.required {
         let present = match field.as_str() {
             "currency" => true,
@@ -561,6 +570,14 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         if !present {
             return Err(r.err(field, format!("required {field} is missing")));
         }
+    }
+    // One amount column on a label statement serves income (royalty) and everything else.
+    if line_kind == LineKind::Income {
+        if line.royalty.is_none() && profile.statement_kind == crate::ledger::StatementKind::Label {
+            line.royalty = line.amount.take();
+        }
+    } else if line.amount.is_none() {
+        line.amount = line.royalty.take().or_else(|| line.net.take());
     }
     Ok(line)
 }

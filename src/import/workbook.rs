@@ -98,7 +98,7 @@ pub fn read_workbook(bytes: Vec<u8>) -> Result<Grid, String> {
                 for c in 0..=c1 {
                     let value = range.get_value((r, c)).unwrap_or(&Data::Empty);
                     let mut cell = convert(value, &mut date_1904);
-                    if cell == Cell::Empty
+                    if cell.is_empty()
                         && let Some(f) = formulas.as_ref().and_then(|f| f.get_value((r, c)))
                         && !f.is_empty()
                     {
