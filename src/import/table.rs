@@ -529,10 +529,14 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             None => IncomeType::Other,
         });
     } else if line_kind == LineKind::Charge {
-        line.charge_kind = match r.text("charge_kind")? {
-            Some(t) => Some(profile.map_value("charge_kind", &t).unwrap_or_else(|| snake(&t))),
-            None => None,
-        };
+        // The charge column may only say "Charge"; the description then tells the kind.
+        let column = r.text("charge_kind")?;
+        let description = r.text("description")?;
+        line.charge_kind = column
+            .iter()
+            .chain(description.iter())
+            .find_map(|t| profile.map_value("charge_kind", t))
+            .or_else(|| column.as_deref().or(description.as_deref()).map(snake));
     }
     line.units = r.decimal("units")?;
     line.unit_price = r.decimal("unit_price")?;
