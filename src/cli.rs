@@ -186,7 +186,7 @@ fn inspect(out: &mut dyn Write, f: &import::FileImport, rows: usize) -> std::io:
         write!(out, ", encoding {e}")?;
     }
     if let Some(d) = &f.delimiter {
-        write!(out, ", delimiter '{d}'")?;
+        write!(out, ", delimiter '{}'", d.escape_debug())?;
     }
     writeln!(out)?;
     if !f.columns.is_empty() {

@@ -79,6 +79,8 @@ fn ledger_csv_of_all_fixtures() {
         let f = f.unwrap();
         std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
     }
+    let dsr = "DSR_TEST_YouTube_AdSupport-music_2015-Q4_IS_1of1_20160121T150926.tsv";
+    std::fs::copy(corpus_dir().join("dsrf").join(dsr), dir.path().join(dsr)).unwrap();
     let (code, _, stderr) = run(dir.path(), &["import", "--out", "ledger.csv", "."]);
     assert_eq!(code, 0, "stderr: {stderr}");
     let ledger = std::fs::read_to_string(dir.path().join("ledger.csv")).unwrap();

@@ -89,7 +89,7 @@ pub fn import_dsrf(file: &str, text: &str, profile: &str) -> FileImport {
         profile: profile.to_string(),
         format: "dsrf".into(),
         encoding: Some("UTF-8".into()),
-        delimiter: Some("\\t".into()),
+        delimiter: Some("\t".into()),
         ..Default::default()
     };
     let mut layouts: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -245,7 +245,7 @@ pub fn apply_profile(name: &str, format: &str, grid: Grid, profile: &Profile) ->
         profile: profile.name.clone(),
         format: format.to_string(),
         encoding: grid.encoding.map(str::to_string),
-        delimiter: grid.delimiter.map(|d| if d == b'\t' { "\\t".to_string() } else { (d as char).to_string() }),
+        delimiter: grid.delimiter.map(|d| (d as char).to_string()),
         hidden_sheets: grid.hidden_sheets.clone(),
         notes: grid.notes.clone(),
         ..Default::default()
