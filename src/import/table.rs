@@ -428,7 +428,11 @@ fn parse_row(
             figures,
         );
     }
-    let result = build_line(&reader, profile).map_err(|(column, reason)| reject(Some(column), reason));
+    let short = !row.cells.is_empty() && row.cells.len() < header_width && sheet.name.is_none();
+    let result = build_line(&reader, profile).map_err(|(column, reason)| {
+        let reason = if short { format!("{reason} (the row has {} of {} fields)", row.cells.len(), header_width) } else { reason };
+        reject(Some(column), reason)
+    });
     let result = result.and_then(|mut line| {
         if row.unterminated == Some(Unterminated::NoNewline) {
             line.flags.push(LineFlag::NoLineTerminator);
@@ -452,6 +456,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     let currency_text = r.text("currency")?;
     let currency = match currency_text {
         Some(t) => Currency::parse(&t).ok_or_else(|| r.err("currency", format!("'{t}' is not an ISO 4217 currency code")))?,
+        None if profile.aliases("currency").is_some() => return Err(r.err("currency", "required currency is missing".into())),
         None => return Err(r.err("currency", "no currency (no currency column and no constant in the profile)".into())),
     };
     let kind_text = r.text("line_kind")?;
