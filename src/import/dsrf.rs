@@ -98,7 +98,13 @@ pub fn import_dsrf(file: &str, text: &str, profile: &str) -> FileImport {
     let mut blocks: BTreeMap<String, (Record, Record)> = BTreeMap::new(); // AS, MW
     let mut footer: Option<(u64, Record)> = None;
     let lines: Vec<&str> = text.split('\n').collect();
-    let physical_lines = if text.ends_with('\n') { lines.len() - 1 } else { lines.len() };
+    let physical_lines = if text.is_empty() {
+        0
+    } else if text.ends_with('\n') {
+        lines.len() - 1
+    } else {
+        lines.len()
+    };
     let nf = NumberFormat::default();
 
     for (i, raw) in lines.iter().take(physical_lines).enumerate() {
