@@ -459,3 +459,41 @@ fn inspect_and_profiles_commands() {
         assert!(stdout.contains(name), "{name} missing from\n{stdout}");
     }
 }
+
+/// An OpenDocument spreadsheet written by hand: mimetype, manifest and content.xml.
+fn ods(rows: &[Vec<(&str, &str)>]) -> Vec<u8> {
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sales">"#,
+    );
+    for row in rows {
+        xml.push_str("<table:table-row>");
+        for (kind, v) in row {
+            match *kind {
+                "n" => xml.push_str(&format!(r#"<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>"#)),
+                _ => xml.push_str(&format!(r#"<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>"#)),
+            }
+        }
+        xml.push_str("</table:table-row>");
+    }
+    xml.push_str("</table:table></office:spreadsheet></office:body></office:document-content>");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+    zip.start_file("META-INF/manifest.xml", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    zip.start_file("content.xml", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(xml.as_bytes()).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn opendocument_spreadsheet() {
+    let header: Vec<(&str, &str)> = HEADER.split(',').map(|h| ("s", h)).collect();
+    let row = vec![("s", "2024-01"), ("s", "Spotify"), ("s", "US"), ("s", "GBABC2400001"), ("n", "1000"), ("n", "3.1234567890123"), ("s", "USD")];
+    let f = import("sales.ods", &ods(&[header, row]));
+    assert_eq!((f.format.as_str(), f.profile.as_str(), f.lines.len()), ("ods", "generic-dsp", 1));
+    assert_eq!(f.lines[0].source.to_string(), "sales.ods:Sales:2");
+    assert_eq!(f.lines[0].net, Some(dec("3.1234567890123")));
+    assert_eq!(f.lines[0].units, Some(dec("1000")));
+}

@@ -165,7 +165,7 @@ pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<
         || bytes.starts_with(b"PK\x03\x04");
     let (format, grid) = if is_workbook {
         let format = if ext.is_empty() { "workbook".to_string() } else { ext.clone() };
-        (format, workbook::read_workbook(bytes).map_err(|e| fail(format!("not a readable workbook: {e}")))?)
+        (format, workbook::read_workbook(bytes, &ext).map_err(|e| fail(format!("not a readable workbook: {e}")))?)
     } else {
         let decoded = decode::decode(&bytes);
         let base_name = Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name);

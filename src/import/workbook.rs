@@ -62,9 +62,23 @@ fn convert(value: &Data, date_1904: &mut bool) -> Cell {
     }
 }
 
-/// Read every visible worksheet of a workbook held in memory.
-pub fn read_workbook(bytes: Vec<u8>) -> Result<Grid, String> {
-    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+/// Open a workbook by its extension, so that a damaged file gets the reader's own error
+/// message; an unknown extension is tried as each format in turn.
+fn open(bytes: Vec<u8>, ext: &str) -> Result<calamine::Sheets<Cursor<Vec<u8>>>, String> {
+    use calamine::{Ods, Sheets, Xls, Xlsb, Xlsx, open_workbook_from_rs};
+    let rs = Cursor::new(bytes);
+    match ext {
+        "xlsx" | "xlsm" => open_workbook_from_rs::<Xlsx<_>, _>(rs).map(Sheets::Xlsx).map_err(|e| e.to_string()),
+        "xlsb" => open_workbook_from_rs::<Xlsb<_>, _>(rs).map(Sheets::Xlsb).map_err(|e| e.to_string()),
+        "xls" => open_workbook_from_rs::<Xls<_>, _>(rs).map(Sheets::Xls).map_err(|e| e.to_string()),
+        "ods" => open_workbook_from_rs::<Ods<_>, _>(rs).map(Sheets::Ods).map_err(|e| e.to_string()),
+        _ => open_workbook_auto_from_rs(rs).map_err(|e| e.to_string()),
+    }
+}
+
+/// Read every visible worksheet of a workbook held in memory; `ext` is the file extension.
+pub fn read_workbook(bytes: Vec<u8>, ext: &str) -> Result<Grid, String> {
+    let mut wb = open(bytes, ext)?;
     let metadata: Vec<calamine::Sheet> = wb.sheets_metadata().to_vec();
     let mut grid = Grid { sheets: Vec::new(), hidden_sheets: Vec::new(), encoding: None, delimiter: None, notes: Vec::new() };
     for meta in metadata {
