@@ -27,15 +27,15 @@ pub const BUNDLED: &[(&str, &str)] = &[
 pub const FIELDS: &[&str] = &[
     "account", "payee", "sale_period", "sale_period_start", "sale_period_end",
     "accounting_period", "reporting_date", "store", "offering", "territory", "isrc", "upc",
-    "iswc", "title", "release_title", "artist", "income_type", "sale_type", "units",
-    "unit_price", "gross", "fees", "taxes", "net", "split_pct", "royalty_rate", "royalty",
+    "iswc", "title", "release_title", "artist", "income_type", "sale_type", "channel", "price_category", "units",
+    "free_units", "container_pct", "unit_price", "gross", "fees", "taxes", "net", "split_pct", "royalty_rate", "royalty",
     "amount", "currency", "original_amount", "original_currency", "fx_rate", "charge_kind",
-    "line_kind", "description",
+    "line_kind", "reference", "description",
 ];
 
 /// Fields holding money or quantities.
 pub const DECIMAL_FIELDS: &[&str] = &[
-    "units", "unit_price", "gross", "fees", "taxes", "net", "split_pct", "royalty_rate",
+    "units", "free_units", "container_pct", "unit_price", "gross", "fees", "taxes", "net", "split_pct", "royalty_rate",
     "royalty", "amount", "original_amount", "fx_rate",
 ];
 

@@ -524,6 +524,9 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     line.release_title = r.text("release_title")?;
     line.artist = r.text("artist")?;
     line.sale_type = r.text("sale_type")?;
+    line.channel = r.text("channel")?;
+    line.price_category = r.text("price_category")?;
+    line.reference = r.text("reference")?;
     if line_kind == LineKind::Income {
         line.income_type = Some(match r.text("income_type")? {
             Some(t) => profile
@@ -544,6 +547,8 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .or_else(|| column.as_deref().or(description.as_deref()).map(snake));
     }
     line.units = r.decimal("units")?;
+    line.free_units = r.decimal("free_units")?;
+    line.container_pct = r.decimal("container_pct")?;
     line.unit_price = r.decimal("unit_price")?;
     line.gross = r.decimal("gross")?;
     line.fees = r.decimal("fees")?;

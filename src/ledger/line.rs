@@ -124,7 +124,15 @@ pub struct LedgerLine {
     pub income_type: Option<IncomeType>,
     /// Sale type / configuration as written (e.g. "Song", "Album", "CD", "Premium stream").
     pub sale_type: Option<String>,
+    /// Sales channel as written (e.g. "normal retail", "record club", "promotional").
+    pub channel: Option<String>,
+    /// Price category as written (e.g. "full price", "mid-price", "budget").
+    pub price_category: Option<String>,
     pub units: Option<Decimal>,
+    /// Units shipped free of charge (free goods), when the statement shows them.
+    pub free_units: Option<Decimal>,
+    /// Packaging (container) deduction applied to the price, as a fraction (0.25 = 25%).
+    pub container_pct: Option<Decimal>,
     pub unit_price: Option<Decimal>,
     pub gross: Option<Decimal>,
     pub fees: Option<Decimal>,
@@ -143,6 +151,8 @@ pub struct LedgerLine {
     pub fx_rate: Option<Decimal>,
     /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
     pub charge_kind: Option<String>,
+    /// Invoice or document reference supporting a charge.
+    pub reference: Option<String>,
     pub description: Option<String>,
     pub flags: Vec<LineFlag>,
 }
@@ -177,7 +187,11 @@ impl LedgerLine {
             artist: None,
             income_type: None,
             sale_type: None,
+            channel: None,
+            price_category: None,
             units: None,
+            free_units: None,
+            container_pct: None,
             unit_price: None,
             gross: None,
             fees: None,
@@ -192,6 +206,7 @@ impl LedgerLine {
             original_currency: None,
             fx_rate: None,
             charge_kind: None,
+            reference: None,
             description: None,
             flags: Vec::new(),
         }

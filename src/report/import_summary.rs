@@ -213,9 +213,9 @@ pub fn write_import_table(out: &mut dyn Write, files: &[FileImport], errors: &[F
 const LEDGER_COLUMNS: &[&str] = &[
     "file", "sheet", "row", "profile", "statement_kind", "line_kind", "account", "payee", "sale_period",
     "accounting_period", "reporting_date", "store", "offering", "territory", "isrc", "upc", "iswc", "title",
-    "release_title", "artist", "income_type", "sale_type", "units", "unit_price", "gross", "fees", "taxes",
+    "release_title", "artist", "income_type", "sale_type", "channel", "price_category", "units", "free_units", "container_pct", "unit_price", "gross", "fees", "taxes",
     "net", "split_pct", "royalty_rate", "royalty", "amount", "currency", "original_amount",
-    "original_currency", "fx_rate", "charge_kind", "description", "flags",
+    "original_currency", "fx_rate", "charge_kind", "reference", "description", "flags",
 ];
 
 fn enum_name<T: serde::Serialize>(v: &T) -> String {
@@ -264,7 +264,11 @@ fn ledger_record(l: &LedgerLine) -> Vec<String> {
         s(&l.artist),
         l.income_type.as_ref().map(enum_name).unwrap_or_default(),
         s(&l.sale_type),
+        s(&l.channel),
+        s(&l.price_category),
         d(&l.units),
+        d(&l.free_units),
+        d(&l.container_pct),
         d(&l.unit_price),
         d(&l.gross),
         d(&l.fees),
@@ -279,6 +283,7 @@ fn ledger_record(l: &LedgerLine) -> Vec<String> {
         l.original_currency.map(|c| c.code().to_string()).unwrap_or_default(),
         d(&l.fx_rate),
         s(&l.charge_kind),
+        s(&l.reference),
         s(&l.description),
         flags.join(";"),
     ]
