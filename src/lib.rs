@@ -4,6 +4,8 @@
 //! [`ledger`], then (later stages) recompute and check, then [`report`].
 
 pub mod cli;
+pub mod contract;
+pub mod engine;
 pub mod import;
 pub mod ledger;
 pub mod report;

@@ -1,0 +1,391 @@
+//! Income completeness (rules A5, A6, B1–B5): the label's statements against the
+//! distributor and DSP data, matched on sale period (not statement period) at the finest
+//! key both sides carry (store, territory, ISRC), with the reporting lag window of
+//! domain.md §5.4.
+//!
+//! Source income the label never reported is claimed once, under the most telling rule:
+//! a catalogue ISRC never on any label statement (A6), else a store or territory never on
+//! any label statement (B4), else a missing statement period (A5), else the key itself (B1).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+
+use crate::contract::{pct, Base};
+use crate::engine::context::Ctx;
+use crate::engine::finding::{Finding, Rule, Severity};
+use crate::ledger::{LedgerLine, LineKind, Period, PeriodKind, SourceRef};
+
+/// Key fields present on every label income line.
+#[derive(Debug, Clone, Copy)]
+struct Granularity {
+    store: bool,
+    territory: bool,
+    isrc: bool,
+}
+
+type Key = (Option<String>, Option<String>, Option<String>);
+
+fn key_of(g: Granularity, l: &LedgerLine) -> Key {
+    (
+        if g.store { l.store.clone() } else { None },
+        if g.territory { l.territory.as_ref().map(|t| t.code().to_string()) } else { None },
+        if g.isrc { l.isrc.clone() } else { None },
+    )
+}
+
+fn show_key(k: &Key) -> String {
+    [k.0.as_deref(), k.1.as_deref(), k.2.as_deref()].iter().flatten().cloned().collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Default)]
+struct LabelGroup {
+    units: Decimal,
+    net: Option<Decimal>,
+    statement_period: Option<Period>,
+    src_units: Decimal,
+    src_net: Decimal,
+    src_expected: Decimal,
+    src_refs: Vec<SourceRef>,
+    label_refs: Vec<SourceRef>,
+}
+
+/// A source line converted to the contract currency, with its expected royalty.
+struct SourceIncome<'a> {
+    line: &'a LedgerLine,
+    month: Period,
+    net: Decimal,
+    expected: Decimal,
+    how: String,
+}
+
+fn expected_of(ctx: &Ctx, l: &LedgerLine, net: Decimal) -> Option<(Decimal, String)> {
+    let c = ctx.contract;
+    let date = l.sale_period.map(|p| p.start);
+    let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+    let ti = c.term_for(l.income_type, cfg.as_deref(), None, None, date)?;
+    let term = c.terms.royalties[ti].get_ref();
+    let group = c.territory_group(l.territory.as_ref());
+    let factor = c.factor(term, &group)?;
+    let rate = pct(term.rate);
+    let price = if term.base == Base::NetReceipts {
+        None
+    } else {
+        c.release_of(l).and_then(|r| cfg.as_ref().and_then(|k| r.prices.get(k)).copied())
+    };
+    Some(match (price, l.units) {
+        (Some(p), Some(u)) => {
+            let e = u * p * rate * factor;
+            (e, format!("{} units × price {} × {} × factor {} = {} ({})", u.normalize(), p.normalize(), rate.normalize(), factor.normalize(), e.normalize(), c.term_clause(ti)))
+        }
+        _ => {
+            let e = net * rate * factor;
+            (e, format!("net {} × {} × factor {} = {} ({})", net.normalize(), rate.normalize(), factor.normalize(), e.normalize(), c.term_clause(ti)))
+        }
+    })
+}
+
+/// The contract accounting period a sale month belongs to (or the month itself).
+fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
+    use chrono::Datelike;
+    let y = month.start.year();
+    let m = month.start.month();
+    match ctx.contract.terms.contract.accounting {
+        Some(crate::contract::Accounting::Half) => Period::half(y, (m - 1) / 6 + 1),
+        Some(crate::contract::Accounting::Quarter) => Period::quarter(y, (m - 1) / 3 + 1),
+        Some(crate::contract::Accounting::Year) => Period::year(y),
+        Some(crate::contract::Accounting::Month) => Period::month(y, m),
+        None => ctx.statement_periods().into_iter().find(|p| p.end >= month.end),
+    }
+    .unwrap_or(month)
+}
+
+pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let c = ctx.contract;
+    let label: Vec<&LedgerLine> = ctx.statement.iter().copied().filter(|l| l.line_kind == LineKind::Income).collect();
+    let source_lines: Vec<&LedgerLine> = ctx
+        .source
+        .iter()
+        .copied()
+        .filter(|l| l.line_kind == LineKind::Income && l.net.is_some_and(|n| n > Decimal::ZERO))
+        .collect();
+    if source_lines.is_empty() {
+        out.push(
+            Finding::not_checked(Rule::B1, &ctx.currency, "No distributor or DSP sales data among the statements: income completeness (A5, A6, B1–B5) needs them.")
+                .key("contract", c.id()),
+        );
+        return;
+    }
+    if label.is_empty() {
+        out.push(Finding::not_checked(Rule::B1, &ctx.currency, "No label income lines to check the sales data against.").key("contract", c.id()));
+        return;
+    }
+    if label.iter().any(|l| l.sale_period.is_none()) {
+        out.push(
+            Finding::not_checked(Rule::B1, &ctx.currency, "Some label income lines show no sale period; matching to sales data needs the sale period (domain.md §5.4).")
+                .key("contract", c.id()),
+        );
+        return;
+    }
+    let g = Granularity {
+        store: label.iter().all(|l| l.store.is_some()),
+        territory: label.iter().all(|l| l.territory.is_some()),
+        isrc: label.iter().all(|l| l.isrc.is_some()),
+    };
+    // Convert and price the source lines; drop exact duplicates (A1 reports them).
+    let mut seen = BTreeSet::new();
+    let mut sources: Vec<SourceIncome> = Vec::new();
+    let mut unconverted: Vec<SourceRef> = Vec::new();
+    let mut unpriced: Vec<SourceRef> = Vec::new();
+    for l in source_lines {
+        let Some(sp) = l.sale_period else {
+            unpriced.push(l.source.clone());
+            continue;
+        };
+        let month = Period::month(chrono::Datelike::year(&sp.start), chrono::Datelike::month(&sp.start)).unwrap_or(sp);
+        let dup = (l.store.clone(), l.territory.clone(), l.isrc.clone(), l.upc.clone(), sp, l.sale_type.clone(), l.units, l.net, l.offering.clone());
+        if !seen.insert(dup) {
+            continue;
+        }
+        let raw = l.net.unwrap_or_default();
+        let net = if l.currency == c.currency {
+            raw
+        } else {
+            match c.fx_rates.as_ref().and_then(|fx| fx.rate_average(l.currency, c.currency, &month)) {
+                Some(r) => raw * r,
+                None => {
+                    unconverted.push(l.source.clone());
+                    continue;
+                }
+            }
+        };
+        match expected_of(ctx, l, net) {
+            Some((expected, how)) => sources.push(SourceIncome { line: l, month, net, expected, how }),
+            None => unpriced.push(l.source.clone()),
+        }
+    }
+    if !unconverted.is_empty() {
+        let mut f = Finding::not_checked(
+            Rule::B1,
+            &ctx.currency,
+            format!("{} source line(s) are in another currency and the contract names no reference rate for their sale month ([fx] reference).", unconverted.len()),
+        )
+        .key("contract", c.id())
+        .key("reason", "currency");
+        f.evidence = unconverted;
+        out.push(f);
+    }
+    if !unpriced.is_empty() {
+        let mut f = Finding::not_checked(Rule::B1, &ctx.currency, format!("{} source line(s) match no royalty term or show no sale period.", unpriced.len()))
+            .key("contract", c.id())
+            .key("reason", "no term");
+        f.evidence = unpriced;
+        out.push(f);
+    }
+    // Label groups by key and sale period.
+    let mut groups: BTreeMap<(Key, Period), LabelGroup> = BTreeMap::new();
+    for l in &label {
+        let Some(sp) = l.sale_period else { continue };
+        let e = groups.entry((key_of(g, l), sp)).or_default();
+        e.units += l.units.unwrap_or_default();
+        if let Some(n) = l.net {
+            *e.net.get_or_insert(Decimal::ZERO) += n;
+        }
+        let p = Ctx::period_of(l);
+        if e.statement_period.is_none_or(|q| p.is_some_and(|p| p > q)) {
+            e.statement_period = p;
+        }
+        e.label_refs.push(l.source.clone());
+    }
+    let last_statement_end = ctx.statement_periods().iter().map(|p| p.end).max();
+    let label_stores: BTreeSet<Option<String>> = label.iter().map(|l| l.store.clone()).collect();
+    let label_territories: BTreeSet<Option<String>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code().to_string())).collect();
+    let label_isrcs: BTreeSet<String> = label.iter().filter_map(|l| l.isrc.clone()).collect();
+    let statement_periods: BTreeSet<Period> = ctx.statement_periods().into_iter().collect();
+    let mut unmatched: BTreeMap<(Rule, String, Option<Period>), Vec<&SourceIncome>> = BTreeMap::new();
+    let mut pending = 0usize;
+    for s in &sources {
+        let k = key_of(g, s.line);
+        let found = groups.iter_mut().find(|((gk, sp), _)| *gk == k && sp.start <= s.month.start && s.month.end <= sp.end);
+        if let Some((_, grp)) = found {
+            grp.src_units += s.line.units.unwrap_or_default();
+            grp.src_net += s.net;
+            grp.src_expected += s.expected;
+            grp.src_refs.push(s.line.source.clone());
+            continue;
+        }
+        let window_end = Ctx::months_after(s.month.end, ctx.lag_months);
+        if last_statement_end.is_none_or(|e| e < window_end) {
+            pending += 1;
+            continue;
+        }
+        let period = accounting_period_of(ctx, s.month);
+        let (rule, what) = if g.isrc && s.line.isrc.as_ref().is_some_and(|i| c.track(i).is_some() && !label_isrcs.contains(i)) {
+            (Rule::A6, format!("ISRC {}", s.line.isrc.clone().unwrap_or_default()))
+        } else if g.store && !label_stores.contains(&s.line.store) {
+            (Rule::B4, format!("store {}", s.line.store.clone().unwrap_or_default()))
+        } else if g.territory && !label_territories.contains(&s.line.territory.as_ref().map(|t| t.code().to_string())) {
+            (Rule::B4, format!("territory {}", s.line.territory.as_ref().map(|t| t.code()).unwrap_or("")))
+        } else if c.terms.contract.accounting.is_some() && !statement_periods.contains(&period) {
+            (Rule::A5, format!("statement for {period}"))
+        } else {
+            (Rule::B1, format!("{} {}", show_key(&k), s.month))
+        };
+        unmatched.entry((rule, what, Some(period))).or_default().push(s);
+    }
+    for ((rule, what, period), items) in unmatched {
+        let expected: Decimal = items.iter().map(|s| s.expected).sum();
+        let net: Decimal = items.iter().map(|s| s.net).sum();
+        let mut f = Finding::new(rule, Severity::Claim, &ctx.currency).key("contract", c.id()).key("missing", &what);
+        if let Some(p) = period {
+            f = f.key("statement_period", p);
+        }
+        f.period = period;
+        f = f.figures(expected, Decimal::ZERO);
+        f.royalty_effect = expected;
+        f.account_effect = expected;
+        f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
+        f.trail = items.iter().map(|s| format!("{} row {}: {} {}", s.line.source.file, s.line.source.row, s.month, s.how)).collect();
+        f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
+        let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
+        f.explanation = match rule {
+            Rule::A6 => format!("{what} is in the contract catalogue and earned {} in the sales data ({}), but never appears on the label's statements.", net.normalize(), join(&months)),
+            Rule::B4 => format!("The sales data show income from {what} ({} net, {}) that no label statement ever reports.", net.normalize(), join(&months)),
+            Rule::A5 => format!("There is no label {what}; the sales data show {} net for its sale months ({}).", net.normalize(), join(&months)),
+            _ => format!("Income in the sales data for {what} ({} net) is on no label statement within the {}-month reporting window.", net.normalize(), ctx.lag_months),
+        };
+        out.push(f);
+    }
+    if pending > 0 {
+        let mut f = Finding::new(Rule::B1, Severity::Info, &ctx.currency).key("contract", c.id()).key("missing", "not yet due");
+        f.title = "Income not yet due on a label statement".into();
+        f.explanation = format!("{pending} source line(s) are not on the label's statements but are still inside the {}-month reporting window after the last statement.", ctx.lag_months);
+        out.push(f);
+    }
+    for ((k, sp), grp) in &groups {
+        if grp.src_refs.is_empty() {
+            continue;
+        }
+        let period = grp.statement_period;
+        // B5: reported, but later than the window allows.
+        if let Some(p) = period
+            && p.end > Ctx::months_after(sp.end, ctx.lag_months)
+        {
+            let mut f = Finding::new(Rule::B5, Severity::Info, &ctx.currency)
+                .key("contract", c.id())
+                .key("key", show_key(k))
+                .key("sale_period", sp)
+                .key("statement_period", p);
+            f.period = Some(p);
+            f.evidence = grp.label_refs.clone();
+            f.explanation = format!("Sales of {sp} were first accounted in {p}, beyond the {}-month window; interest is due on the royalty for the delay.", ctx.lag_months);
+            f.trail.push(format!("royalty on the late income (from the sales data): {}", grp.src_expected.normalize()));
+            f.expected = Some(grp.src_expected);
+            out.push(f);
+        }
+        let tol = ctx.tol(grp.src_net);
+        let short_net = grp.net.map(|n| grp.src_net - n);
+        let per_net = if grp.src_net.is_zero() { Decimal::ZERO } else { grp.src_expected / grp.src_net };
+        let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
+            let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
+                .key("contract", c.id())
+                .key("key", show_key(k))
+                .key("sale_period", sp)
+                .key("statement_period", period.map(|p| p.to_string()).unwrap_or_default())
+                .figures(expected, reported);
+            f.period = period;
+            f.royalty_effect = claim;
+            f.account_effect = claim;
+            f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).cloned().collect();
+            f.explanation = what;
+            f.trail.push(format!("sales data: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
+            f.trail.push(format!("label statement: {} units, receipts {}", grp.units.normalize(), grp.net.map(|n| n.normalize().to_string()).unwrap_or_else(|| "not shown".into())));
+            f.trail.push(format!("claim = {}", claim.normalize()));
+            f.clause = grp.src_refs.first().map(|_| String::new()).unwrap_or_default();
+            out.push(f);
+        };
+        if let Some(short) = short_net.filter(|s| *s > tol) {
+            let claim = short * per_net;
+            finding(
+                Rule::B3,
+                grp.src_net,
+                grp.net.unwrap_or_default(),
+                claim,
+                format!("The label reports {} less in receipts for {} {sp} than the sales data show; royalty on the difference {}.", short.normalize(), show_key(k), claim.round_dp(2)),
+            );
+        } else if grp.src_units > grp.units && !grp.src_units.is_zero() {
+            let missing = grp.src_units - grp.units;
+            let claim = missing * (grp.src_expected / grp.src_units);
+            if claim > ctx.amount_tol {
+                finding(
+                    Rule::B2,
+                    grp.src_units,
+                    grp.units,
+                    claim,
+                    format!("The label reports {} fewer units for {} {sp} than the sales data show.", missing.normalize(), show_key(k)),
+                );
+            }
+        }
+    }
+    data_gaps(ctx, &sources, out);
+    dormant(ctx, &label, &sources, out);
+}
+
+fn term_clause_for(ctx: &Ctx, l: &LedgerLine) -> String {
+    let c = ctx.contract;
+    let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+    c.term_for(l.income_type, cfg.as_deref(), None, None, l.sale_period.map(|p| p.start))
+        .map(|t| c.term_clause(t))
+        .unwrap_or_default()
+}
+
+fn join(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// A5 (informational part): statement periods missing between the first and the last, and
+/// months missing in a store's sales data.
+fn data_gaps(ctx: &Ctx, sources: &[SourceIncome], out: &mut Vec<Finding>) {
+    let mut per_store: BTreeMap<String, BTreeSet<Period>> = BTreeMap::new();
+    for s in sources {
+        per_store.entry(s.line.store.clone().unwrap_or_default()).or_default().insert(s.month);
+    }
+    for (store, months) in per_store {
+        let (Some(first), Some(last)) = (months.first().copied(), months.last().copied()) else { continue };
+        let mut m = first;
+        let mut gaps = Vec::new();
+        while m < last {
+            let next = Ctx::months_after(m.start, 1);
+            m = Period::month(chrono::Datelike::year(&next), chrono::Datelike::month(&next)).unwrap_or(last);
+            if m.kind == PeriodKind::Month && !months.contains(&m) && m < last {
+                gaps.push(m.to_string());
+            }
+        }
+        if !gaps.is_empty() {
+            let mut f = Finding::new(Rule::A5, Severity::Info, &ctx.currency).key("contract", ctx.contract.id()).key("store", &store);
+            f.title = "Gap in the sales data".into();
+            f.explanation = format!("The sales data for {store} have no lines for {}; ask for those reports before concluding on completeness.", gaps.join(", "));
+            out.push(f);
+        }
+    }
+}
+
+/// A6 (informational): catalogue ISRCs on no statement and in no sales data.
+fn dormant(ctx: &Ctx, label: &[&LedgerLine], sources: &[SourceIncome], out: &mut Vec<Finding>) {
+    let periods = ctx.statement_periods();
+    if periods.len() < 2 {
+        return;
+    }
+    let seen: BTreeSet<&str> = label.iter().filter_map(|l| l.isrc.as_deref()).chain(sources.iter().filter_map(|s| s.line.isrc.as_deref())).collect();
+    for t in &ctx.contract.terms.tracks {
+        let t = t.get_ref();
+        let isrc = crate::ledger::ids::parse_isrc(&t.isrc).unwrap_or_else(|_| t.isrc.clone());
+        let released_before = t.release_date.is_none_or(|d| periods.iter().filter(|p| p.end >= d).count() >= 2);
+        if released_before && !seen.contains(isrc.as_str()) {
+            let mut f = Finding::new(Rule::A6, Severity::Info, &ctx.currency).key("contract", ctx.contract.id()).key("isrc", &isrc);
+            f.title = "Dormant ISRC".into();
+            f.explanation = format!("{isrc} ({}) is in the catalogue but appears on no statement and in no sales data for {} periods.", t.title.as_deref().unwrap_or(""), periods.len());
+            out.push(f);
+        }
+    }
+}

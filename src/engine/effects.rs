@@ -1,0 +1,86 @@
+//! Cash effects (domain.md §6.3). An under-credit on an unrecouped account moves the balance
+//! toward recoupment but pays nothing today. For each statement account the corrected
+//! balances are rolled forward with the findings applied one at a time (in period, rule and
+//! id order); a finding's cash effect is how much the total payable over the audited periods
+//! grows when it is applied. Accounts whose statements show no balances pay as they earn:
+//! there, cash effect = account effect.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::account::{payable, roll_forward, statement_account, PeriodAccount};
+use super::context::Ctx;
+use super::finding::{Finding, Severity};
+use crate::ledger::Period;
+
+fn total_extra_payable(ctx: &Ctx, periods: &[&PeriodAccount], deltas: &BTreeMap<usize, Decimal>) -> Decimal {
+    let (mut cum, mut extra_paid, mut total) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for (i, pa) in periods.iter().enumerate() {
+        cum += deltas.get(&i).copied().unwrap_or_default();
+        let reported = pa.closing();
+        let corrected = reported + cum - extra_paid;
+        let extra = payable(ctx, corrected) - payable(ctx, reported);
+        extra_paid += extra;
+        total += extra;
+    }
+    total
+}
+
+/// The statement account of a finding: from its evidence, else the first one.
+fn account_of_finding(ctx: &Ctx, f: &Finding) -> String {
+    for e in &f.evidence {
+        if let Some(l) = ctx.statement.iter().find(|l| &l.source == e) {
+            return statement_account(ctx, l.account.as_deref());
+        }
+    }
+    statement_account(ctx, ctx.statement.iter().find_map(|l| l.account.as_deref()))
+}
+
+fn period_index(periods: &[&PeriodAccount], p: Option<Period>) -> usize {
+    let Some(p) = p else { return periods.len().saturating_sub(1) };
+    periods
+        .iter()
+        .position(|pa| pa.period.is_some_and(|q| q.end >= p.end))
+        .unwrap_or(periods.len().saturating_sub(1))
+}
+
+pub fn attribute(ctx: &Ctx, findings: &mut [Finding]) {
+    let accounts = roll_forward(ctx);
+    let mut by_account: BTreeMap<String, Vec<&PeriodAccount>> = BTreeMap::new();
+    for pa in &accounts {
+        by_account.entry(pa.account.clone()).or_default().push(pa);
+    }
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| (findings[a].period, findings[a].rule, &findings[a].keys).cmp(&(findings[b].period, findings[b].rule, &findings[b].keys)));
+    let mut applied: BTreeMap<String, (BTreeMap<usize, Decimal>, Decimal)> = BTreeMap::new();
+    for i in order {
+        let f = &findings[i];
+        if f.cash_fixed || f.account_effect.is_zero() {
+            continue;
+        }
+        if f.severity != Severity::Claim {
+            findings[i].cash_effect = findings[i].account_effect;
+            continue;
+        }
+        let acct = account_of_finding(ctx, f);
+        let Some(periods) = by_account.get(&acct) else {
+            findings[i].cash_effect = findings[i].account_effect;
+            continue;
+        };
+        if periods.iter().all(|pa| pa.closing_reported.is_none()) {
+            findings[i].cash_effect = findings[i].account_effect;
+            continue;
+        }
+        let idx = period_index(periods, f.period);
+        let (deltas, before) = applied.entry(acct).or_default();
+        *deltas.entry(idx).or_default() += f.account_effect;
+        let after = total_extra_payable(ctx, periods, deltas);
+        findings[i].cash_effect = after - *before;
+        findings[i].trail.push(format!(
+            "cash effect: the corrected balance roll-forward pays {} more over the audited periods with this finding applied",
+            (after - *before).normalize()
+        ));
+        *before = after;
+    }
+}

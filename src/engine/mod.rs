@@ -1,0 +1,188 @@
+//! The rule engine: recompute what the contract says was due from the ledger, run the
+//! checks (one module per rule group), work out each finding's cash effect and interest,
+//! and return the findings in a stable order with stable ids.
+
+pub mod account;
+pub mod checks;
+pub mod context;
+pub mod effects;
+pub mod finding;
+pub mod fx_rates;
+pub mod royalty;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+pub use account::PeriodAccount;
+pub use context::{Ctx, Options, DEFAULT_LAG_MONTHS};
+pub use finding::{assign_ids, Category, Finding, Rule, Severity};
+
+use crate::contract::{Contract, DealKind};
+use crate::import::FileImport;
+
+/// Totals of an audit, in the contract currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Royalties the audited statements credited (income lines).
+    pub reported_royalties: Decimal,
+    /// What the contract makes due on the same lines.
+    pub recomputed_royalties: Decimal,
+    /// Sum of royalty effects of claim findings (what auditors headline).
+    pub royalty_effect: Decimal,
+    pub account_effect: Decimal,
+    /// Cash owed today (claim findings, not time-barred), before interest.
+    pub principal: Decimal,
+    pub interest: Decimal,
+    pub claim: Decimal,
+    /// Principal ÷ reported royalties, in percent (2 decimals).
+    pub underpayment_pct: Option<Decimal>,
+    pub cost_shift_threshold_pct: Option<Decimal>,
+    pub cost_shift_met: Option<bool>,
+    pub time_barred: Decimal,
+    /// Statements' errors in the payee's favour (kept out of the claim).
+    pub overstatements: Decimal,
+    /// Cash owed to others than the payee (producers), by name.
+    pub third_party: BTreeMap<String, Decimal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub contract: String,
+    pub contract_file: String,
+    pub payee: String,
+    pub currency: String,
+    pub claim_date: Option<NaiveDate>,
+    pub statement_periods: Vec<String>,
+    pub lines_audited: usize,
+    pub source_lines: usize,
+    pub totals: Totals,
+    pub accounts: Vec<PeriodAccount>,
+    pub findings: Vec<Finding>,
+}
+
+/// Run every check of the contract's deal kind over the imported statements.
+pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
+    let ctx = Ctx::new(contract, files, opts);
+    let mut findings = Vec::new();
+    match contract.terms.contract.kind {
+        DealKind::Royalty => {
+            checks::rates::run(&ctx, &mut findings);
+            checks::income::run(&ctx, &mut findings);
+            checks::integrity::run(&ctx, &mut findings);
+            checks::recoupment::run(&ctx, &mut findings);
+            checks::reserves::run(&ctx, &mut findings);
+            checks::producers::run(&ctx, &mut findings);
+            checks::fx::run(&ctx, &mut findings);
+            checks::timing::run(&ctx, &mut findings);
+        }
+        DealKind::Distribution => {
+            checks::integrity::run(&ctx, &mut findings);
+            checks::distribution::run(&ctx, &mut findings);
+            checks::fx::run(&ctx, &mut findings);
+        }
+    }
+    effects::attribute(&ctx, &mut findings);
+    checks::timing::finalize(&ctx, &mut findings);
+    findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
+    assign_ids(&mut findings);
+    let totals = totals(&ctx, &findings);
+    Audit {
+        contract: contract.id().to_string(),
+        contract_file: contract.path.clone(),
+        payee: contract.terms.contract.payee.clone(),
+        currency: ctx.currency.clone(),
+        claim_date: ctx.claim_date,
+        statement_periods: ctx.statement_periods().iter().map(|p| p.to_string()).collect(),
+        lines_audited: ctx.statement.len(),
+        source_lines: ctx.source.len(),
+        totals,
+        accounts: account::roll_forward(&ctx),
+        findings,
+    }
+}
+
+fn totals(ctx: &Ctx, findings: &[Finding]) -> Totals {
+    let mut t = Totals {
+        reported_royalties: ctx
+            .statement
+            .iter()
+            .filter(|l| l.line_kind == crate::ledger::LineKind::Income)
+            .map(|l| l.royalty.or(l.net).unwrap_or_default())
+            .sum(),
+        recomputed_royalties: ctx.calcs.iter().map(|c| c.expected).sum(),
+        ..Default::default()
+    };
+    for f in findings {
+        match f.severity {
+            Severity::Claim if f.payee.is_some() => {
+                if let Some(p) = &f.payee {
+                    *t.third_party.entry(p.clone()).or_default() += f.cash_effect;
+                }
+            }
+            Severity::Claim if f.time_barred => t.time_barred += f.cash_effect + f.interest,
+            Severity::Claim => {
+                t.royalty_effect += f.royalty_effect;
+                t.account_effect += f.account_effect;
+                t.principal += f.cash_effect;
+                t.interest += f.interest;
+            }
+            Severity::Overstatement => t.overstatements += f.royalty_effect.min(f.account_effect),
+            _ => {}
+        }
+    }
+    t.claim = t.principal + t.interest;
+    if !t.reported_royalties.is_zero() {
+        t.underpayment_pct = Some((t.royalty_effect.max(t.principal) / t.reported_royalties * Decimal::ONE_HUNDRED).round_dp(2));
+    }
+    t.cost_shift_threshold_pct = ctx.contract.audit().and_then(|a| a.cost_shift_threshold_pct);
+    t.cost_shift_met = t.cost_shift_threshold_pct.zip(t.underpayment_pct).map(|(th, u)| u >= th);
+    t
+}
+
+/// Checks a contract's terms leave unevaluable (shown by `check-contract`).
+pub fn unevaluable(c: &Contract) -> Vec<(&'static str, String)> {
+    let t = &c.terms;
+    let mut v = Vec::new();
+    if t.contract.kind == DealKind::Royalty && t.royalties.is_empty() {
+        v.push(("C1–C8", "no [[royalties]] terms: no line can be recomputed".to_string()));
+    }
+    if t.releases.iter().all(|r| r.get_ref().prices.is_empty()) && t.royalties.iter().any(|r| r.get_ref().base != crate::contract::Base::NetReceipts) {
+        v.push(("C2", "no release lists contract prices: the statement's price is taken as the base".into()));
+    }
+    if t.tracks.is_empty() {
+        v.push(("A6", "no [[tracks]] catalogue: unreported ISRCs cannot be named".into()));
+    }
+    if t.contract.accounting.is_none() {
+        v.push(("A5", "[contract] accounting missing: missing statements cannot be found".into()));
+    }
+    if t.recoupable.is_none() {
+        v.push(("D3/D4", "[recoupable] missing: charges cannot be checked".into()));
+    }
+    if t.advances.is_empty() {
+        v.push(("D6", "no [[advances]]: advance amounts cannot be checked".into()));
+    }
+    if t.reserves.is_none() {
+        v.push(("E1–E3", "[reserves] missing: reserves cannot be checked".into()));
+    }
+    if t.fx.is_none() {
+        v.push(("F1/F2", "[fx] missing: conversions cannot be checked".into()));
+    }
+    if t.contract.statement_due_days.is_none() {
+        v.push(("G1/G2", "[contract] statement_due_days missing: lateness and due dates cannot be assessed".into()));
+    }
+    match c.audit() {
+        None => v.push(("G2/G3", "[audit] missing: no interest, no time bars, no cost shifting".into())),
+        Some(a) => {
+            if a.interest_rate_pct.is_none() {
+                v.push(("G2", "[audit] interest_rate_pct missing: no interest".into()));
+            }
+            if a.objection_period_months.is_none() {
+                v.push(("G3", "[audit] objection_period_months missing: no time bars".into()));
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,466 @@
+//! The recomputation of each income line of the audited statements (domain.md §1.1):
+//!
+//! ```text
+//! price-based:    expected = royalty-bearing units × contract price × (1 − packaging) × rate × territory factor × proration
+//! receipts-based: expected = receipts (before disallowed fees) × rate × territory factor × proration
+//! ```
+//!
+//! The difference with what the statement credited is split into the rules that explain it
+//! by substituting the contract's figures for the statement's one at a time, in a fixed
+//! order: the statement's own arithmetic (A2), free goods (C5), packaging (C4), price (C2),
+//! fees (C8), then the rate (C1, or C3/C6/C7/C11 when the rate gap has that cause). The
+//! parts always add up to expected − reported exactly. Nothing is rounded here.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::context::Ctx;
+use super::finding::Rule;
+use crate::contract::{pct, Base, Contract, Counting, EscalationMode, RoyaltyTerm};
+use crate::ledger::{IncomeType, LedgerLine, LineKind, Period};
+
+#[derive(Debug, Clone)]
+pub struct LineCalc {
+    /// Index into `Ctx::statement`.
+    pub idx: usize,
+    pub period: Option<Period>,
+    pub term: Option<usize>,
+    pub group: String,
+    pub reported: Decimal,
+    pub expected: Decimal,
+    /// Royalty base after every reduction but before the rate (producers are paid on it).
+    pub base_amount: Decimal,
+    /// Parts of expected − reported, by rule; empty when within tolerance.
+    pub components: Vec<(Rule, Decimal)>,
+    pub within_tolerance: bool,
+    pub applied_rate: Option<Decimal>,
+    /// The contract's effective rate (blended when a line crosses an escalation threshold).
+    pub expected_rate: Decimal,
+    pub trail: Vec<String>,
+    /// Why the line could not be recomputed.
+    pub problem: Option<String>,
+    /// The statement credits the artist net of producer points (the producer is paid
+    /// outside the artist's account), and the expected royalty is computed the same way.
+    pub net_presentation: bool,
+}
+
+fn d(v: Decimal) -> String {
+    v.normalize().to_string()
+}
+
+fn pc(v: Decimal) -> String {
+    format!("{}%", (v * Decimal::ONE_HUNDRED).normalize())
+}
+
+/// Rates are compared to 4 decimal places of a percent (domain.md §6.1).
+pub fn same_rate(a: Decimal, b: Decimal) -> bool {
+    (a - b).abs() < Decimal::new(5, 7)
+}
+
+fn configuration(line: &LedgerLine) -> Option<String> {
+    line.sale_type.as_ref().map(|s| s.trim().to_lowercase())
+}
+
+/// The contract price for a line's configuration, if the contract lists one.
+fn contract_price(c: &Contract, term: &RoyaltyTerm, line: &LedgerLine) -> Option<Decimal> {
+    if term.base == Base::Fixed {
+        return term.fixed_price;
+    }
+    let release = c.release_of(line)?;
+    let config = configuration(line);
+    config
+        .as_ref()
+        .and_then(|k| release.prices.get(k))
+        .or_else(|| line.income_type.and_then(|t| release.prices.get(crate::contract::income_type_name(t))))
+        .copied()
+}
+
+/// Compilation proration: the artist's tracks over the tracks on the product (1 for a track).
+fn proration(c: &Contract, line: &LedgerLine) -> Decimal {
+    if line.isrc.is_some() {
+        return Decimal::ONE;
+    }
+    match c.release_of(line) {
+        Some(r) => match (r.artist_tracks, r.tracks) {
+            (Some(a), Some(t)) if t > 0 => Decimal::from(a) / Decimal::from(t),
+            _ => Decimal::ONE,
+        },
+        None => Decimal::ONE,
+    }
+}
+
+/// Tier rate (as a fraction) after `cum` units.
+fn tier_rate(term: &RoyaltyTerm, cum: Decimal) -> Decimal {
+    let mut rate = term.rate;
+    if let Some(e) = &term.escalation {
+        for t in &e.tiers {
+            if cum >= t.from_units {
+                rate = t.rate;
+            }
+        }
+    }
+    pct(rate)
+}
+
+/// Split `units` sold after `cum` across the escalation tiers: (units, rate) portions.
+fn portions(term: &RoyaltyTerm, cum: Decimal, units: Decimal) -> Vec<(Decimal, Decimal)> {
+    let Some(e) = &term.escalation else {
+        return vec![(units, pct(term.rate))];
+    };
+    if units <= Decimal::ZERO {
+        return vec![(units, tier_rate(term, cum))];
+    }
+    let mut out = Vec::new();
+    let (mut at, end) = (cum, cum + units);
+    for t in &e.tiers {
+        if t.from_units > at && t.from_units < end {
+            out.push((t.from_units - at, tier_rate(term, at)));
+            at = t.from_units;
+        }
+    }
+    out.push((end - at, tier_rate(term, at)));
+    out
+}
+
+#[derive(Default)]
+struct EscalationState {
+    cum: Decimal,
+    /// Base amounts credited so far (for retroactive escalation).
+    prior_base: Decimal,
+    rate: Option<Decimal>,
+}
+
+/// Recompute every income line of the audited statements, oldest first.
+pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
+    let c = ctx.contract;
+    let mut order: Vec<usize> = (0..ctx.statement.len())
+        .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (la, lb) = (ctx.statement[a], ctx.statement[b]);
+        (Ctx::period_of(la), la.sale_period, &la.source).cmp(&(Ctx::period_of(lb), lb.sale_period, &lb.source))
+    });
+    let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
+    let mut out = Vec::new();
+    for idx in order {
+        let line = ctx.statement[idx];
+        let release = c.release_of(line);
+        let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.clone());
+        let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
+        let config = configuration(line);
+        let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
+        let group = c.territory_group(line.territory.as_ref());
+        let reported = line.royalty.unwrap_or_default();
+        let mut calc = LineCalc {
+            idx,
+            period: Ctx::period_of(line),
+            term: term_ix,
+            group: group.clone(),
+            reported,
+            expected: reported,
+            base_amount: Decimal::ZERO,
+            components: Vec::new(),
+            within_tolerance: true,
+            applied_rate: line.royalty_rate,
+            expected_rate: Decimal::ZERO,
+            trail: Vec::new(),
+            problem: None,
+            net_presentation: false,
+        };
+        let Some(ti) = term_ix else {
+            calc.problem = Some(format!(
+                "no [[royalties]] term covers {} {}",
+                line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
+                config.unwrap_or_default()
+            ));
+            out.push(calc);
+            continue;
+        };
+        let term = c.terms.royalties[ti].get_ref();
+        let Some(factor) = c.factor(term, &group) else {
+            calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
+            out.push(calc);
+            continue;
+        };
+        let q = proration(c, line);
+        let receipts = term.base == Base::NetReceipts;
+        let ra = line.royalty_rate;
+        let esc_key = term.escalation.as_ref().map(|e| {
+            let k = match e.counting {
+                Counting::PerRelease => release
+                    .map(|r| r.id.clone())
+                    .or(line.upc.clone())
+                    .or(line.isrc.clone())
+                    .unwrap_or_default(),
+                Counting::Cumulative => String::new(),
+            };
+            (ti, k)
+        });
+        let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.contains(&group));
+        let mut trail = vec![format!(
+            "{} row {}: {} {} {} {}; term {}; territory group {group} factor {}; proration {}",
+            line.source.file,
+            line.source.row,
+            line.store.as_deref().unwrap_or("-"),
+            line.territory.as_ref().map(|t| t.code()).unwrap_or("-"),
+            line.isrc.as_deref().or(line.upc.as_deref()).unwrap_or("-"),
+            line.sale_period.map(|p| p.to_string()).unwrap_or_default(),
+            c.term_clause(ti),
+            pc(factor),
+            d(q)
+        )];
+        let mut comps: Vec<(Rule, Decimal)> = Vec::new();
+        let (expected, stated, base_amount, s_before_rate, rate_units);
+        if receipts {
+            let Some(net_a) = line.net else {
+                calc.problem = Some("a receipts-based term but the line shows no receipts".into());
+                out.push(calc);
+                continue;
+            };
+            let mut excess_fee = Decimal::ZERO;
+            if let Some(fees) = line.fees.filter(|f| *f > Decimal::ZERO) {
+                let allowed = if term.fees_deductible == Some(false) {
+                    Decimal::ZERO
+                } else if let Some(m) = term.max_fee_pct {
+                    line.gross.map(|g| g * pct(m)).unwrap_or(fees)
+                } else {
+                    fees
+                };
+                if fees > allowed {
+                    excess_fee = fees - allowed;
+                    trail.push(format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
+                }
+            }
+            let base_exp = net_a + excess_fee;
+            base_amount = base_exp * factor * q;
+            let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
+            let rate = match state {
+                Some(s) => {
+                    let r = tier_rate(term, s.cum);
+                    if counts {
+                        s.cum += line.units.unwrap_or_default();
+                    }
+                    r
+                }
+                None => pct(term.rate),
+            };
+            expected = base_exp * rate * factor * q;
+            trail.push(format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
+            calc.expected_rate = rate * factor * q;
+            rate_units = None;
+            match ra {
+                Some(r) => {
+                    stated = Some(net_a * r);
+                    let s1 = base_exp * r;
+                    comps.push((Rule::C8, s1 - net_a * r));
+                    s_before_rate = Some(s1);
+                }
+                None => {
+                    stated = None;
+                    s_before_rate = None;
+                }
+            }
+        } else {
+            let Some(units) = line.units else {
+                calc.problem = Some("a price-based term but the line shows no units".into());
+                out.push(calc);
+                continue;
+            };
+            let free_a = line.free_units.unwrap_or_default();
+            let cap = term.free_goods_pct.map(pct).unwrap_or_default();
+            let free_allowed = free_a.min(units * cap).max(Decimal::ZERO);
+            let rb_exp = units - free_allowed;
+            let rb_a = units - free_a;
+            let c_a = line.container_pct.unwrap_or_default();
+            let c_exp = term.container_pct.map(pct).unwrap_or_default();
+            let p_exp = contract_price(c, term, line);
+            let p_a = line.unit_price;
+            let Some(price) = p_exp.or(p_a) else {
+                calc.problem = Some("no price on the line and none in the contract for this configuration".into());
+                out.push(calc);
+                continue;
+            };
+            if p_exp.is_none() {
+                trail.push(format!("price {} as stated (the contract lists no price for this configuration)", d(price)));
+            }
+            let unit_base = price * (Decimal::ONE - c_exp);
+            let mut e = Decimal::ZERO;
+            let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
+            match state {
+                Some(s) if counts => {
+                    let before = tier_rate(term, s.cum);
+                    let after = tier_rate(term, s.cum + rb_exp);
+                    let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
+                    if retroactive && after != before {
+                        e = rb_exp * unit_base * after * factor * q;
+                        trail.push(format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
+                        let retro = s.prior_base * (after - before);
+                        trail.push(format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
+                        e += retro;
+                    } else {
+                        for (u, r) in portions(term, s.cum, rb_exp) {
+                            e += u * unit_base * r * factor * q;
+                            trail.push(format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
+                        }
+                    }
+                    s.cum += rb_exp;
+                    s.prior_base += rb_exp * unit_base * factor * q;
+                    s.rate = Some(after);
+                }
+                Some(s) => {
+                    let r = tier_rate(term, s.cum);
+                    e = rb_exp * unit_base * r * factor * q;
+                    trail.push(format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
+                }
+                None => {
+                    let r = pct(term.rate);
+                    e = rb_exp * unit_base * r * factor * q;
+                    trail.push(format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
+                }
+            }
+            if free_allowed != free_a {
+                trail.push(format!("free goods: statement {} units, contract allows {} ({} of {})", d(free_a), d(free_allowed), pc(cap), d(units)));
+            }
+            if c_exp != Decimal::ZERO || c_a != Decimal::ZERO {
+                trail.push(format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
+            }
+            expected = e;
+            base_amount = rb_exp * unit_base * factor * q;
+            calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
+            trail.push(format!("expected = {}", d(expected)));
+            rate_units = Some(rb_exp);
+            match ra {
+                Some(r) => {
+                    let pa = p_a.unwrap_or(price);
+                    let s0 = rb_a * pa * (Decimal::ONE - c_a) * r;
+                    let s1 = rb_exp * pa * (Decimal::ONE - c_a) * r;
+                    let s2 = rb_exp * pa * (Decimal::ONE - c_exp) * r;
+                    let s3 = rb_exp * price * (Decimal::ONE - c_exp) * r;
+                    comps.push((Rule::C5, s1 - s0));
+                    comps.push((Rule::C4, s2 - s1));
+                    comps.push((Rule::C2, s3 - s2));
+                    stated = Some(s0);
+                    s_before_rate = Some(s3);
+                }
+                None => {
+                    stated = None;
+                    s_before_rate = None;
+                }
+            }
+        }
+        let _ = rate_units;
+        let mut expected = expected;
+        let points = super::checks::producers::points_on(c, line);
+        if points > Decimal::ZERO
+            && let Some(r) = ra
+        {
+            let net_rate = calc.expected_rate - pct(points) * factor * q;
+            if same_rate(r, net_rate) && !same_rate(r, calc.expected_rate) {
+                let producer = base_amount * pct(points);
+                expected -= producer;
+                calc.expected_rate = net_rate;
+                calc.net_presentation = true;
+                trail.push(format!("net presentation: the artist is credited after {} producer points; expected less {} = {}", d(points), d(producer), d(expected)));
+            }
+        }
+        calc.expected = expected;
+        calc.base_amount = base_amount;
+        if let Some(s) = stated {
+            trail.push(format!("statement's own arithmetic = {} (credited {})", d(s), d(reported)));
+            comps.insert(0, (Rule::A2, s - reported));
+        }
+        let rate_gap = match s_before_rate {
+            Some(s3) => expected - s3,
+            None => expected - reported,
+        };
+        comps.push((classify_rate_gap(ctx, line, term, ti, &group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
+        let total = expected - reported;
+        let tol = ctx.tol(expected);
+        calc.within_tolerance = total.abs() <= tol;
+        if !calc.within_tolerance {
+            calc.components = fold(comps, tol, total);
+        }
+        calc.trail = trail;
+        out.push(calc);
+    }
+    out
+}
+
+/// Keep the parts above tolerance; fold the small ones into the largest so the sum stays
+/// exactly expected − reported.
+fn fold(comps: Vec<(Rule, Decimal)>, tol: Decimal, total: Decimal) -> Vec<(Rule, Decimal)> {
+    let mut keep: Vec<(Rule, Decimal)> = comps.iter().copied().filter(|(_, v)| v.abs() > tol).collect();
+    if keep.is_empty() {
+        let largest = comps.iter().copied().max_by_key(|(_, v)| v.abs()).unwrap_or((Rule::C1, total));
+        return vec![(largest.0, total)];
+    }
+    let kept: Decimal = keep.iter().map(|(_, v)| *v).sum();
+    let rest = total - kept;
+    if !rest.is_zero() {
+        let i = (0..keep.len()).max_by_key(|&i| keep[i].1.abs()).unwrap_or(0);
+        keep[i].1 += rest;
+    }
+    keep
+}
+
+/// Which rule explains a gap between the applied and the contract rate.
+#[allow(clippy::too_many_arguments)]
+fn classify_rate_gap(
+    ctx: &Ctx,
+    line: &LedgerLine,
+    term: &RoyaltyTerm,
+    ti: usize,
+    group: &str,
+    factor: Decimal,
+    q: Decimal,
+    applied: Option<Decimal>,
+    expected_rate: Decimal,
+    contract_category: Option<&str>,
+) -> Rule {
+    if let (Some(stated), Some(contractual)) = (line.price_category.as_deref(), contract_category)
+        && !stated.trim().eq_ignore_ascii_case(contractual.trim())
+    {
+        return Rule::C11;
+    }
+    if line.channel.as_deref().is_some_and(|ch| ch.to_lowercase().contains("promo")) && line.units.is_some_and(|u| u > Decimal::ZERO) {
+        return Rule::C11;
+    }
+    if matches!(line.income_type, Some(IncomeType::Sync)) {
+        return Rule::C7;
+    }
+    let Some(applied) = applied else { return Rule::C1 };
+    let base_rate = pct(term.rate) * factor * q;
+    if term.escalation.is_some() && same_rate(applied, base_rate) && !same_rate(applied, expected_rate) {
+        return Rule::C6;
+    }
+    let c = ctx.contract;
+    let _ = ti;
+    for (g, f) in &term.territory_factors {
+        if g != group && pct(*f) != factor && same_rate(applied, pct(term.rate) * pct(*f) * q) {
+            return Rule::C3;
+        }
+    }
+    if group == crate::contract::HOME && factor == Decimal::ONE && !term.territory_factors.is_empty() && applied < base_rate {
+        // A home sale given some foreign reduction.
+        if term.territory_factors.values().any(|f| same_rate(applied, pct(term.rate) * pct(*f) * q)) {
+            return Rule::C3;
+        }
+    }
+    let _ = c;
+    Rule::C1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_keeps_the_sum() {
+        let comps = vec![(Rule::A2, Decimal::new(4, 3)), (Rule::C1, Decimal::new(2000, 2)), (Rule::C5, Decimal::new(1000, 2))];
+        let total = Decimal::new(30004, 3);
+        let f = fold(comps, Decimal::new(1, 2), total);
+        assert_eq!(f, vec![(Rule::C1, Decimal::new(20004, 3)), (Rule::C5, Decimal::new(1000, 2))]);
+        assert_eq!(f.iter().map(|x| x.1).sum::<Decimal>(), total);
+    }
+}
