@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use crate::import::{self, FileError, ImportOptions, load_profiles};
+use crate::report::audit as report_audit;
+use crate::{contract, engine};
 use crate::report::import_summary;
 
 #[derive(Parser, Debug)]
@@ -26,6 +28,41 @@ struct ProfileArgs {
     /// one of the same name.
     #[arg(long, value_name = "DIR")]
     profiles: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditArgs {
+    /// The contract terms (TOML, see docs/contracts.md).
+    #[arg(long, value_name = "FILE")]
+    contract: PathBuf,
+    /// Statement files or directories (read recursively).
+    #[arg(required = true, value_name = "STATEMENTS")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    profile: ProfileArgs,
+    /// Date the claim is made (interest runs to it; time bars are judged at it).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    claim_date: Option<chrono::NaiveDate>,
+    /// Line amount tolerance in the statement currency [default: 0.01].
+    #[arg(long, value_name = "AMOUNT")]
+    tolerance: Option<rust_decimal::Decimal>,
+    /// Line amount tolerance in percent of the expected amount [default: 0.1].
+    #[arg(long, value_name = "PCT")]
+    tolerance_pct: Option<rust_decimal::Decimal>,
+    /// FX tolerance in percent [default: 2].
+    #[arg(long, value_name = "PCT")]
+    fx_tolerance_pct: Option<rust_decimal::Decimal>,
+    /// Months a sale may take to reach a label statement [default: 9].
+    #[arg(long, value_name = "MONTHS")]
+    lag_months: Option<u32>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+    Md,
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,6 +94,30 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         rows: usize,
     },
+    /// Audit statements against a contract: import, recompute, check, report.
+    Audit {
+        #[command(flatten)]
+        audit: AuditArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// How many of the largest findings the table shows.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
+    /// Show how one finding was computed: source lines, clause, arithmetic.
+    Explain {
+        /// The finding id as printed by `audit` (e.g. C1-1a2b3c4d).
+        #[arg(value_name = "FINDING_ID")]
+        id: String,
+        #[command(flatten)]
+        audit: AuditArgs,
+    },
+    /// Validate a contract file and print what was understood.
+    CheckContract {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// List the statement profiles in force.
     Profiles {
         #[arg(long, value_name = "DIR")]
@@ -85,12 +146,36 @@ pub fn run() -> i32 {
             eprintln!("royalty-audit: {msg}");
             1
         }
+        Err(CliError::Contract(msg)) => {
+            eprintln!("royalty-audit: {msg}");
+            2
+        }
     }
 }
 
 enum CliError {
     Usage(String),
     File(String),
+    /// A contract file with an error (exit 2: the user's input to fix).
+    Contract(String),
+}
+
+fn run_audit(args: &AuditArgs) -> Result<(Vec<import::FileImport>, engine::Audit), CliError> {
+    let c = contract::load_contract(&args.contract).map_err(|e| CliError::Contract(e.to_string()))?;
+    let opts = options(&args.profile)?;
+    let (files, errors) = import::import_paths(&args.paths, &opts);
+    if let Some(e) = errors.first() {
+        return Err(CliError::File(e.to_string()));
+    }
+    let engine_opts = engine::Options {
+        claim_date: args.claim_date,
+        amount_tolerance: args.tolerance,
+        amount_tolerance_pct: args.tolerance_pct,
+        fx_tolerance_pct: args.fx_tolerance_pct,
+        lag_months: args.lag_months,
+    };
+    let result = engine::run(&c, &files, &engine_opts);
+    Ok((files, result))
 }
 
 fn options(args: &ProfileArgs) -> Result<ImportOptions, CliError> {
@@ -143,6 +228,37 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
                 }
             }
             Ok(if errors.is_empty() { 0 } else { 1 })
+        }
+        Command::Audit { audit, format, top } => {
+            let (files, result) = run_audit(&audit)?;
+            match format {
+                Format::Table => report_audit::write_table(out, &result, &files, top).map_err(io_err)?,
+                Format::Json => {
+                    let v = report_audit::to_json(&result, &files);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io_err)?;
+                }
+                Format::Csv => report_audit::write_csv(&mut *out, &result).map_err(io_err)?,
+                Format::Md => report_audit::write_markdown(out, &result).map_err(io_err)?,
+            }
+            Ok(0)
+        }
+        Command::Explain { id, audit } => {
+            let (_, result) = run_audit(&audit)?;
+            match result.findings.iter().find(|f| f.id.eq_ignore_ascii_case(&id)) {
+                Some(f) => {
+                    report_audit::explain(out, f).map_err(io_err)?;
+                    Ok(0)
+                }
+                None => Err(CliError::Usage(format!(
+                    "no finding '{id}' in this audit ({} findings; run `audit` with the same arguments to list them)",
+                    result.findings.len()
+                ))),
+            }
+        }
+        Command::CheckContract { file } => {
+            let c = contract::load_contract(&file).map_err(|e| CliError::Contract(e.to_string()))?;
+            write!(out, "{}", contract::describe::describe(&c)).map_err(io_err)?;
+            Ok(0)
         }
         Command::Inspect { file, profile, rows } => {
             let opts = options(&profile)?;

@@ -80,3 +80,30 @@ impl<'de> serde::Deserialize<'de> for DecimalSeed {
 pub fn de_decimal_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Decimal>, D::Error> {
     d.deserialize_map(MapVisitor)
 }
+
+/// A date written as a TOML date (`2024-01-31`) or a string (`"2024-01-31"`).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum DateRepr {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+fn to_date<E: de::Error>(r: DateRepr) -> Result<chrono::NaiveDate, E> {
+    match r {
+        DateRepr::Toml(dt) => match (dt.date, dt.time) {
+            (Some(d), None) => chrono::NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+                .ok_or_else(|| E::custom(format!("{dt} is not a calendar date"))),
+            _ => Err(E::custom(format!("expected a date (YYYY-MM-DD), found {dt}"))),
+        },
+        DateRepr::Text(t) => chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| E::custom(format!("'{t}' is not a date (YYYY-MM-DD)"))),
+    }
+}
+
+pub fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveDate, D::Error> {
+    to_date(<DateRepr as serde::Deserialize>::deserialize(d)?)
+}
+
+pub fn de_opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    to_date(<DateRepr as serde::Deserialize>::deserialize(d)?).map(Some)
+}

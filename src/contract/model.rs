@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::decimal::{de_decimal, de_decimal_map, de_opt_decimal};
+use super::decimal::{de_date, de_decimal, de_decimal_map, de_opt_date, de_opt_decimal};
 
 /// A percent number as a fraction: 18 → 0.18.
 pub fn pct(p: Decimal) -> Decimal {
@@ -97,9 +97,9 @@ pub struct Header {
     #[serde(default)]
     pub label: Option<String>,
     pub currency: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub start: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub end: Option<NaiveDate>,
     #[serde(default)]
     pub accounting: Option<Accounting>,
@@ -138,7 +138,7 @@ pub struct Release {
     pub upc: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub release_date: Option<NaiveDate>,
     #[serde(default)]
     pub account: Option<String>,
@@ -163,7 +163,7 @@ pub struct Track {
     pub title: Option<String>,
     #[serde(default)]
     pub release: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub release_date: Option<NaiveDate>,
     #[serde(default)]
     pub account: Option<String>,
@@ -215,9 +215,9 @@ pub struct RoyaltyTerm {
     pub fees_deductible: Option<bool>,
     #[serde(default, deserialize_with = "de_opt_decimal")]
     pub max_fee_pct: Option<Decimal>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub from: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub to: Option<NaiveDate>,
     #[serde(default)]
     pub escalation: Option<Escalation>,
@@ -405,7 +405,7 @@ pub struct AuditClause {
     /// How many months after the sale month a line may reach the label statement.
     #[serde(default)]
     pub lag_months: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_date")]
     pub claim_date: Option<NaiveDate>,
     #[serde(default)]
     pub previous: Vec<PreviousAudit>,
@@ -414,6 +414,7 @@ pub struct AuditClause {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreviousAudit {
+    #[serde(deserialize_with = "de_date")]
     pub date: NaiveDate,
     /// Accounting periods that audit covered ("2023-H1").
     #[serde(default)]

@@ -1,3 +1,4 @@
 //! Everything the tool prints or writes.
 
 pub mod import_summary;
+pub mod audit;

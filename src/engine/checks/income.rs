@@ -102,12 +102,19 @@ fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let label: Vec<&LedgerLine> = ctx.statement.iter().copied().filter(|l| l.line_kind == LineKind::Income).collect();
     let source_lines: Vec<&LedgerLine> = ctx
         .source
         .iter()
         .copied()
         .filter(|l| l.line_kind == LineKind::Income && l.net.is_some_and(|n| n > Decimal::ZERO))
+        .collect();
+    // Only label lines of income types the sales data carry can be matched to them.
+    let source_types: BTreeSet<Option<crate::ledger::IncomeType>> = source_lines.iter().map(|l| l.income_type).collect();
+    let label: Vec<&LedgerLine> = ctx
+        .statement
+        .iter()
+        .copied()
+        .filter(|l| l.line_kind == LineKind::Income && source_types.contains(&l.income_type))
         .collect();
     if source_lines.is_empty() {
         out.push(
@@ -277,6 +284,15 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 .key("sale_period", sp)
                 .key("statement_period", p);
             f.period = Some(p);
+            let should = ctx.due_date(&accounting_period_of(ctx, *sp));
+            let actual = ctx.due_date(&p);
+            if let (Some(rate), Some(from), Some(to)) = (c.audit().and_then(|a| a.interest_rate_pct), should, actual) {
+                f.interest = super::timing::simple_interest(grp.src_expected, rate, from, to, c.currency.minor_units());
+                if f.interest > Decimal::ZERO {
+                    f.severity = Severity::Claim;
+                    f.trail.push(format!("interest on {} from {from} (when due) to {to} (when accounted) = {}", grp.src_expected.normalize(), f.interest));
+                }
+            }
             f.evidence = grp.label_refs.clone();
             f.explanation = format!("Sales of {sp} were first accounted in {p}, beyond the {}-month window; interest is due on the royalty for the delay.", ctx.lag_months);
             f.trail.push(format!("royalty on the late income (from the sales data): {}", grp.src_expected.normalize()));
@@ -285,7 +301,6 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let tol = ctx.tol(grp.src_net);
         let short_net = grp.net.map(|n| grp.src_net - n);
-        let per_net = if grp.src_net.is_zero() { Decimal::ZERO } else { grp.src_expected / grp.src_net };
         let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
             let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
                 .key("contract", c.id())
@@ -305,7 +320,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             out.push(f);
         };
         if let Some(short) = short_net.filter(|s| *s > tol) {
-            let claim = short * per_net;
+            let claim = if grp.src_net.is_zero() { Decimal::ZERO } else { short * grp.src_expected / grp.src_net };
             finding(
                 Rule::B3,
                 grp.src_net,
@@ -315,7 +330,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             );
         } else if grp.src_units > grp.units && !grp.src_units.is_zero() {
             let missing = grp.src_units - grp.units;
-            let claim = missing * (grp.src_expected / grp.src_units);
+            let claim = missing * grp.src_expected / grp.src_units;
             if claim > ctx.amount_tol {
                 finding(
                     Rule::B2,

@@ -116,12 +116,16 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 e.1.push(l.source.clone());
             }
         }
-        let mut periods: Vec<Option<Period>> = per.keys().chain(paid.keys()).copied().collect();
+        // Credited net of the points on every line: the producer is paid outside the artist's
+        // account and the artist statement cannot show whether they were.
+        let all_net = per.values().map(|v| v.3.len()).sum::<usize>() == net_presented.len();
+        let mut periods: Vec<Option<Period>> = if all_net { Vec::new() } else { per.keys().chain(paid.keys()).copied().collect() };
         periods.sort();
         periods.dedup();
         let (mut cum_royalty, mut cum_allin, mut cum_net, mut cum_costs) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let (mut paid_cum, mut reported_gap) = (Decimal::ZERO, Decimal::ZERO);
         let mut recouped_in: Option<Option<Period>> = None;
+        let mut open_shortfalls: Vec<(usize, Decimal)> = Vec::new();
         for period in periods {
             let (r, allin, net, refs) = per.get(&period).cloned().unwrap_or_default();
             cum_royalty += r;
@@ -158,7 +162,28 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             paid_cum += cash;
             let due_cum = new_due_cum;
             let gap = due_cum - paid_cum;
-            let step = gap - reported_gap;
+            let (under_before, under_now) = (reported_gap.max(Decimal::ZERO), gap.max(Decimal::ZERO));
+            let (over_before, over_now) = ((-reported_gap).max(Decimal::ZERO), (-gap).max(Decimal::ZERO));
+            // A later payment that makes up an earlier shortfall cures it, oldest first.
+            let mut cure = (under_before - under_now).max(Decimal::ZERO);
+            for (i, left) in open_shortfalls.iter_mut() {
+                if cure <= Decimal::ZERO {
+                    break;
+                }
+                let take = cure.min(*left);
+                *left -= take;
+                cure -= take;
+                let f: &mut Finding = &mut out[*i];
+                f.cash_effect -= take;
+                f.royalty_effect -= take;
+                f.trail.push(format!("{} of it paid in {}", n(take), period.map(|p| p.to_string()).unwrap_or_default()));
+                if f.cash_effect <= ctx.amount_tol {
+                    f.severity = Severity::Info;
+                    f.title = "Producer paid late".into();
+                    f.explanation.push_str(&format!(" It was paid in {}.", period.map(|p| p.to_string()).unwrap_or_default()));
+                }
+            }
+            let step = if under_now > under_before { under_now - under_before } else { -(over_now - over_before).max(Decimal::ZERO) };
             if step.abs() > ctx.amount_tol {
                 let expected_now = step + cash;
                 let mut f = Finding::new(Rule::C9, Severity::Claim, &ctx.currency)
@@ -179,6 +204,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                         "Producer royalty underpaid".into()
                     };
                     f.payee = Some(p.name.clone());
+                    open_shortfalls.push((out.len(), step));
                     f.royalty_effect = step;
                     f.cash_effect = step;
                     f.cash_fixed = true;

@@ -25,16 +25,28 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
 
 fn balances(ctx: &Ctx, accounts: &[PeriodAccount], out: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let footing: BTreeMap<Option<crate::ledger::Period>, Decimal> = out
-        .iter()
-        .filter(|f| f.rule == Rule::A3)
-        .fold(BTreeMap::new(), |mut m, f| {
-            *m.entry(f.period).or_default() += f.account_effect;
-            m
-        });
     let mut prev: Option<&PeriodAccount> = None;
     for pa in accounts {
         let same_account = prev.is_some_and(|p| p.account == pa.account);
+        // A3 footing errors only cost money when the balance follows the wrong total; when
+        // the closing follows the lines, the footer is a typo and the A3 finding carries none.
+        if let Some(reported) = pa.closing_reported
+            && (pa.closing_computed - reported).abs() <= ctx.amount_tol
+        {
+            for f in out.iter_mut().filter(|f| f.rule == Rule::A3 && f.period == pa.period && f.severity != Severity::Info) {
+                f.severity = Severity::Info;
+                f.royalty_effect = Decimal::ZERO;
+                f.account_effect = Decimal::ZERO;
+                f.explanation.push_str(" The closing balance follows the lines, so the wrong total cost nothing.");
+            }
+        }
+        let footing: BTreeMap<Option<crate::ledger::Period>, Decimal> = out
+            .iter()
+            .filter(|f| f.rule == Rule::A3)
+            .fold(BTreeMap::new(), |mut m, f| {
+                *m.entry(f.period).or_default() += f.account_effect;
+                m
+            });
         // D1: the period's own arithmetic.
         if let Some(reported) = pa.closing_reported {
             let computed = pa.closing_computed;
@@ -85,7 +97,9 @@ fn balances(ctx: &Ctx, accounts: &[PeriodAccount], out: &mut Vec<Finding>) {
             }
         }
         // D7: a payable balance brought forward and not paid.
-        if same_account && let Some(p) = prev {
+        if same_account
+            && let Some(p) = prev.filter(|p| p.closing_reported.is_some())
+        {
             let due = payable(ctx, p.closing());
             let paid = -pa.payments;
             if due > Decimal::ZERO && paid < due - ctx.amount_tol {
