@@ -86,6 +86,15 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     }
     effects::attribute(&ctx, &mut findings);
     checks::timing::finalize(&ctx, &mut findings);
+    let minor = contract.currency.minor_units();
+    for f in findings.iter_mut() {
+        for v in [&mut f.royalty_effect, &mut f.account_effect, &mut f.cash_effect, &mut f.interest] {
+            *v = tidy(*v, minor);
+        }
+        for v in [&mut f.expected, &mut f.reported, &mut f.difference].into_iter().flatten() {
+            *v = tidy(*v, minor);
+        }
+    }
     findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
     assign_ids(&mut findings);
     let totals = totals(&ctx, &findings);
@@ -102,6 +111,16 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
         accounts: account::roll_forward(&ctx),
         findings,
     }
+}
+
+/// Exact value, written with the currency's minor units at least and no trailing zeros
+/// beyond them (16.0000 → 16.00, 0.049800 → 0.0498). The value itself is unchanged.
+pub fn tidy(v: Decimal, minor_units: u32) -> Decimal {
+    let mut n = v.normalize();
+    if n.scale() < minor_units {
+        n.rescale(minor_units);
+    }
+    n
 }
 
 fn totals(ctx: &Ctx, findings: &[Finding]) -> Totals {
@@ -134,6 +153,20 @@ fn totals(ctx: &Ctx, findings: &[Finding]) -> Totals {
         }
     }
     t.claim = t.principal + t.interest;
+    let minor = ctx.contract.currency.minor_units();
+    for v in [
+        &mut t.reported_royalties,
+        &mut t.recomputed_royalties,
+        &mut t.royalty_effect,
+        &mut t.account_effect,
+        &mut t.principal,
+        &mut t.interest,
+        &mut t.claim,
+        &mut t.time_barred,
+        &mut t.overstatements,
+    ] {
+        *v = tidy(*v, minor);
+    }
     if !t.reported_royalties.is_zero() {
         t.underpayment_pct = Some((t.royalty_effect.max(t.principal) / t.reported_royalties * Decimal::ONE_HUNDRED).round_dp(2));
     }

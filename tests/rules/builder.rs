@@ -157,14 +157,6 @@ impl L {
         self.0.split_pct = Some(dec(pct) / Decimal::ONE_HUNDRED);
         self
     }
-    pub fn account(mut self, a: &str) -> L {
-        self.0.account = Some(a.into());
-        self
-    }
-    pub fn income_type(mut self, t: IncomeType) -> L {
-        self.0.income_type = Some(t);
-        self
-    }
 }
 
 /// Group lines into one FileImport per source file, rows in order.

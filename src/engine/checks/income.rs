@@ -276,7 +276,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let period = grp.statement_period;
         // B5: reported, but later than the window allows.
         if let Some(p) = period
-            && p.end > Ctx::months_after(sp.end, ctx.lag_months)
+            && p.start > Ctx::months_after(sp.end, ctx.lag_months)
         {
             let mut f = Finding::new(Rule::B5, Severity::Info, &ctx.currency)
                 .key("contract", c.id())
