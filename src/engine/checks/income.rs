@@ -59,6 +59,10 @@ struct SourceIncome<'a> {
     how: String,
 }
 
+fn pcs(v: Decimal) -> String {
+    format!("{}%", (v * Decimal::ONE_HUNDRED).normalize())
+}
+
 fn expected_of(ctx: &Ctx, l: &LedgerLine, net: Decimal) -> Option<(Decimal, String)> {
     let c = ctx.contract;
     let date = l.sale_period.map(|p| p.start);
@@ -76,11 +80,11 @@ fn expected_of(ctx: &Ctx, l: &LedgerLine, net: Decimal) -> Option<(Decimal, Stri
     Some(match (price, l.units) {
         (Some(p), Some(u)) => {
             let e = u * p * rate * factor;
-            (e, format!("{} units × price {} × {} × factor {} = {} ({})", u.normalize(), p.normalize(), rate.normalize(), factor.normalize(), e.normalize(), c.term_clause(ti)))
+            (e, format!("{} units × price {} × rate {} × factor {} = {} ({})", u.normalize(), p.normalize(), pcs(rate), pcs(factor), e.normalize(), c.term_clause(ti)))
         }
         _ => {
             let e = net * rate * factor;
-            (e, format!("net {} × {} × factor {} = {} ({})", net.normalize(), rate.normalize(), factor.normalize(), e.normalize(), c.term_clause(ti)))
+            (e, format!("net {} × rate {} × factor {} = {} ({})", net.normalize(), pcs(rate), pcs(factor), e.normalize(), c.term_clause(ti)))
         }
     })
 }
@@ -299,6 +303,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.expected = Some(grp.src_expected);
             out.push(f);
         }
+        let first_source = sources.iter().find(|s| grp.src_refs.first() == Some(&s.line.source)).map(|s| s.line);
         let tol = ctx.tol(grp.src_net);
         let short_net = grp.net.map(|n| grp.src_net - n);
         let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
@@ -316,7 +321,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.trail.push(format!("sales data: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
             f.trail.push(format!("label statement: {} units, receipts {}", grp.units.normalize(), grp.net.map(|n| n.normalize().to_string()).unwrap_or_else(|| "not shown".into())));
             f.trail.push(format!("claim = {}", claim.normalize()));
-            f.clause = grp.src_refs.first().map(|_| String::new()).unwrap_or_default();
+            f.clause = first_source.map(|l| term_clause_for(ctx, l)).unwrap_or_default();
             out.push(f);
         };
         if let Some(short) = short_net.filter(|s| *s > tol) {
