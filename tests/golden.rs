@@ -77,7 +77,9 @@ fn ledger_csv_of_all_fixtures() {
     write_label_statement(&dir.path().join("label_statement_2024-H1.xlsx"));
     for f in std::fs::read_dir(manifest_dir().join("tests/fixtures")).unwrap() {
         let f = f.unwrap();
-        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+        if f.path().is_file() {
+            std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+        }
     }
     let dsr = "DSR_TEST_YouTube_AdSupport-music_2015-Q4_IS_1of1_20160121T150926.tsv";
     std::fs::copy(corpus_dir().join("dsrf").join(dsr), dir.path().join(dsr)).unwrap();

@@ -14,17 +14,19 @@ use super::context::Ctx;
 use super::finding::{Finding, Severity};
 use crate::ledger::Period;
 
-fn total_extra_payable(ctx: &Ctx, periods: &[&PeriodAccount], deltas: &BTreeMap<usize, Decimal>) -> Decimal {
-    let (mut cum, mut extra_paid, mut total) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+/// Extra payable per period when the deltas are applied to the stated balances.
+fn extra_payable(ctx: &Ctx, periods: &[&PeriodAccount], deltas: &BTreeMap<usize, Decimal>) -> Vec<Decimal> {
+    let (mut cum, mut extra_paid) = (Decimal::ZERO, Decimal::ZERO);
+    let mut out = Vec::with_capacity(periods.len());
     for (i, pa) in periods.iter().enumerate() {
         cum += deltas.get(&i).copied().unwrap_or_default();
         let reported = pa.closing();
         let corrected = reported + cum - extra_paid;
         let extra = payable(ctx, corrected) - payable(ctx, reported);
         extra_paid += extra;
-        total += extra;
+        out.push(extra);
     }
-    total
+    out
 }
 
 /// The statement account of a finding: from its evidence, else the first one.
@@ -53,7 +55,7 @@ pub fn attribute(ctx: &Ctx, findings: &mut [Finding]) {
     }
     let mut order: Vec<usize> = (0..findings.len()).collect();
     order.sort_by(|&a, &b| (findings[a].period, findings[a].rule, &findings[a].keys).cmp(&(findings[b].period, findings[b].rule, &findings[b].keys)));
-    let mut applied: BTreeMap<String, (BTreeMap<usize, Decimal>, Decimal)> = BTreeMap::new();
+    let mut applied: BTreeMap<String, (BTreeMap<usize, Decimal>, Vec<Decimal>)> = BTreeMap::new();
     for i in order {
         let f = &findings[i];
         if f.cash_fixed || f.account_effect.is_zero() {
@@ -74,13 +76,24 @@ pub fn attribute(ctx: &Ctx, findings: &mut [Finding]) {
         }
         let idx = period_index(periods, f.period);
         let (deltas, before) = applied.entry(acct).or_default();
+        if before.is_empty() {
+            *before = vec![Decimal::ZERO; periods.len()];
+        }
         *deltas.entry(idx).or_default() += f.account_effect;
-        let after = total_extra_payable(ctx, periods, deltas);
-        findings[i].cash_effect = after - *before;
-        findings[i].trail.push(format!(
-            "cash effect: the corrected balance roll-forward pays {} more over the audited periods with this finding applied",
-            (after - *before).normalize()
-        ));
+        let after = extra_payable(ctx, periods, deltas);
+        let steps: Vec<Decimal> = after.iter().zip(before.iter()).map(|(a, b)| a - b).collect();
+        let cash: Decimal = steps.iter().sum();
+        // Interest runs from when the corrected account would first have paid it.
+        let first_paid = steps.iter().position(|s| *s > Decimal::ZERO).and_then(|k| periods[k].period);
+        findings[i].cash_effect = cash;
+        findings[i].cash_period = first_paid;
+        findings[i].trail.push(match first_paid {
+            Some(p) if Some(p) != findings[i].period => format!(
+                "cash effect: with this finding applied the corrected balance roll-forward pays {} more, first in {p} (the account was unrecouped before)",
+                cash.normalize()
+            ),
+            _ => format!("cash effect: with this finding applied the corrected balance roll-forward pays {} more", cash.normalize()),
+        });
         *before = after;
     }
 }

@@ -166,6 +166,10 @@ pub struct Finding {
     pub royalty_effect: Decimal,
     pub account_effect: Decimal,
     pub cash_effect: Decimal,
+    /// The period whose statement would have paid the cash effect (a finding on an
+    /// unrecouped account pays only once the corrected account recoups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_period: Option<Period>,
     /// When the money should have been paid (period end + statement days).
     pub due_date: Option<NaiveDate>,
     /// Simple interest on the cash effect from the due date to the claim date (rule G2).
@@ -202,6 +206,7 @@ impl Finding {
             royalty_effect: Decimal::ZERO,
             account_effect: Decimal::ZERO,
             cash_effect: Decimal::ZERO,
+            cash_period: None,
             due_date: None,
             interest: Decimal::ZERO,
             time_barred: false,

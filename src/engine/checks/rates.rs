@@ -29,15 +29,20 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             let term = calc.term.map(|t| c.term_clause(t)).unwrap_or_default();
             let config = line.sale_type.clone().unwrap_or_default();
             let applied = calc.applied_rate.map(pc).unwrap_or_else(|| "not stated".into());
-            let key = (*rule, account.clone(), period.clone(), term.clone(), calc.group.clone(), config.clone(), applied.clone());
+            // Rate findings are told apart by the rate applied; the others (price, packaging,
+            // free goods, fees, escalation, arithmetic) are one finding per period and term.
+            let by_rate = matches!(rule, Rule::C1 | Rule::C3 | Rule::C7 | Rule::C11);
+            let (group_k, config_k, applied_k) =
+                if by_rate { (calc.group.clone(), config.clone(), applied.clone()) } else { (String::new(), String::new(), String::new()) };
+            let key = (*rule, account.clone(), period.clone(), term.clone(), group_k.clone(), config_k.clone(), applied_k.clone());
             let f = groups.entry(key).or_insert_with(|| {
                 let mut f = Finding::new(*rule, Severity::Claim, &ctx.currency)
                     .key("contract", c.id())
                     .key("account", &account)
                     .key("statement_period", &period)
-                    .key("territory_group", &calc.group)
-                    .key("configuration", &config)
-                    .key("applied_rate", &applied);
+                    .key("territory_group", &group_k)
+                    .key("configuration", &config_k)
+                    .key("applied_rate", &applied_k);
                 f.period = calc.period;
                 f.clause = term.clone();
                 f.expected = Some(Decimal::ZERO);
@@ -51,7 +56,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.evidence.push(line.source.clone());
             f.trail.extend(calc.trail.iter().cloned());
             f.trail.push(format!("→ {:?} part of the gap: {}", rule, amount.normalize()));
-            if !f.keys.contains_key("expected_rate") {
+            if by_rate && !f.keys.contains_key("expected_rate") {
                 f.keys.insert("expected_rate".into(), pc(calc.expected_rate));
             }
         }

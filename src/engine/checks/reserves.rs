@@ -100,11 +100,19 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     for (acct, tranches) in accounts.iter_mut() {
         let mut behind: Vec<Option<Period>> = vec![None; tranches.len()];
         for p in &periods {
-            let mut amount: Decimal = releases
-                .iter()
-                .filter(|l| Ctx::period_of(l) == Some(*p) && &statement_account(ctx, l.account.as_deref()) == acct)
-                .map(|l| l.amount.unwrap_or_default().abs())
-                .sum();
+            let mut amount = Decimal::ZERO;
+            for l in releases.iter().filter(|l| Ctx::period_of(l) == Some(*p) && &statement_account(ctx, l.account.as_deref()) == acct) {
+                let mut left = l.amount.unwrap_or_default().abs();
+                // A release that names its tranche ("Reserve release 2024-H1") goes to it.
+                if let Some(named) = l.description.as_deref().and_then(named_period)
+                    && let Some(t) = tranches.iter_mut().find(|t| t.period.to_string() == named)
+                {
+                    let take = (t.withheld - t.released).max(Decimal::ZERO).min(left);
+                    t.released += take;
+                    left -= take;
+                }
+                amount += left;
+            }
             for t in tranches.iter_mut() {
                 if amount <= Decimal::ZERO {
                     break;
@@ -187,6 +195,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
+/// A period label written in a description: 2024-H1, 2024-Q3, 2024-05.
+fn named_period(text: &str) -> Option<String> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"\b(\d{4}-(?:H[12]|Q[1-4]|(?:0[1-9]|1[0-2])))\b").expect("valid regex"));
+    re.captures(text).map(|c| c[1].to_string())
+}
+
 /// How much of a tranche must have been released `k` periods after it was taken.
 pub fn scheduled(liquidation: Liquidation, periods: u32, withheld: Decimal, k: u32) -> Decimal {
     match liquidation {
@@ -214,6 +229,12 @@ mod tests {
         assert_eq!(scheduled(Liquidation::Equal, 4, w, 9), w);
         assert_eq!(scheduled(Liquidation::Deadline, 4, w, 3), Decimal::ZERO);
         assert_eq!(scheduled(Liquidation::Deadline, 4, w, 4), w);
+    }
+
+    #[test]
+    fn release_names_its_tranche() {
+        assert_eq!(named_period("Reserve release 2024-H1 (2/4)").as_deref(), Some("2024-H1"));
+        assert_eq!(named_period("Reserve liquidation").as_deref(), None);
     }
 
     #[test]

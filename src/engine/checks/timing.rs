@@ -139,7 +139,7 @@ pub fn finalize(ctx: &Ctx, findings: &mut Vec<Finding>) {
             continue;
         }
         let Some(period) = f.period else { continue };
-        let due = ctx.due_date(&period);
+        let due = ctx.due_date(&f.cash_period.unwrap_or(period));
         f.due_date = due;
         if due.is_none() {
             need_due = true;
