@@ -57,6 +57,13 @@ fn set_closing(lines: Vec<L>, amount: &str) -> Vec<L> {
     replace(lines, 16, entry("2024-H1", 16, LineKind::ClosingBalance, amount))
 }
 
+/// The clean statement with one line replaced and the closing balance that follows; the
+/// one money finding it must produce.
+fn planted(row: u64, with: L, closing: &str, rule: Rule) -> royalty_audit::engine::Finding {
+    let a = audit(set_closing(replace(clean(), row, with), closing));
+    only(&a, rule).clone()
+}
+
 #[test]
 fn clean_statement_has_no_findings() {
     let a = audit(clean());
@@ -88,9 +95,7 @@ fn a1_duplicate_income_and_charge() {
 
 #[test]
 fn a2_calculation_error() {
-    let lines = replace(clean(), 9, cd_us().royalty("1700"));
-    let a = audit(set_closing(lines, "-2990"));
-    let f = only(&a, Rule::A2);
+    let f = planted(9, cd_us().royalty("1700"), "-2990", Rule::A2);
     assert_eq!(f.royalty_effect, dec("100"));
     assert_eq!((f.expected, f.reported), (Some(dec("1800")), Some(dec("1700"))));
 }
@@ -208,9 +213,7 @@ fn b2_units_short() {
 
 #[test]
 fn b3_receipts_short() {
-    let lines = replace(clean(), 7, spotify_us().net("1000").royalty("200"));
-    let a = audit(set_closing(lines, "-2940"));
-    let f = only(&a, Rule::B3);
+    let f = planted(7, spotify_us().net("1000").royalty("200"), "-2940", Rule::B3);
     assert_eq!(f.royalty_effect, dec("50"));
     assert_eq!(f.difference, Some(dec("250")));
 }
@@ -245,9 +248,7 @@ fn b5_late_accounting_earns_interest() {
 
 #[test]
 fn c1_rate_mismatch() {
-    let lines = replace(clean(), 7, spotify_us().rate("16").royalty("200"));
-    let a = audit(set_closing(lines, "-2940"));
-    let f = only(&a, Rule::C1);
+    let f = planted(7, spotify_us().rate("16").royalty("200"), "-2940", Rule::C1);
     assert_eq!(f.royalty_effect, dec("50"));
     assert_eq!(f.keys["applied_rate"], "16%");
     assert_eq!(f.keys["expected_rate"], "20%");
@@ -256,34 +257,26 @@ fn c1_rate_mismatch() {
 
 #[test]
 fn c2_incorrect_base_price() {
-    let lines = replace(clean(), 9, cd_us().price("9").royalty("1620"));
-    let a = audit(set_closing(lines, "-3070"));
-    let f = only(&a, Rule::C2);
+    let f = planted(9, cd_us().price("9").royalty("1620"), "-3070", Rule::C2);
     assert_eq!(f.royalty_effect, dec("180"));
 }
 
 #[test]
 fn c3_home_sale_given_a_foreign_reduction() {
-    let lines = replace(clean(), 9, cd_us().rate("13.5").royalty("1350"));
-    let a = audit(set_closing(lines, "-3340"));
-    let f = only(&a, Rule::C3);
+    let f = planted(9, cd_us().rate("13.5").royalty("1350"), "-3340", Rule::C3);
     assert_eq!(f.royalty_effect, dec("450"));
 }
 
 #[test]
 fn c4_packaging_deduction_not_allowed() {
-    let lines = replace(clean(), 9, cd_us().container("25").royalty("1350"));
-    let a = audit(set_closing(lines, "-3340"));
-    let f = only(&a, Rule::C4);
+    let f = planted(9, cd_us().container("25").royalty("1350"), "-3340", Rule::C4);
     assert_eq!(f.royalty_effect, dec("450"));
 }
 
 #[test]
 fn c5_excess_free_goods() {
     // 200 free of 1,000 against a 15% cap (150): 50 excess units × $1.80.
-    let lines = replace(clean(), 9, cd_us().free("200").royalty("1440"));
-    let a = audit(set_closing(lines, "-3250"));
-    let f = only(&a, Rule::C5);
+    let f = planted(9, cd_us().free("200").royalty("1440"), "-3250", Rule::C5);
     assert_eq!(f.royalty_effect, dec("90"));
 }
 
@@ -359,9 +352,7 @@ fn c10_systematic_rounding() {
 
 #[test]
 fn c11_full_price_product_reported_as_mid_price() {
-    let lines = replace(clean(), 9, cd_us().price_category("mid").rate("13.5").royalty("1350"));
-    let a = audit(set_closing(lines, "-3340"));
-    let f = only(&a, Rule::C11);
+    let f = planted(9, cd_us().price_category("mid").rate("13.5").royalty("1350"), "-3340", Rule::C11);
     assert_eq!(f.royalty_effect, dec("450"));
 }
 
@@ -416,30 +407,36 @@ fn balances(p: &str, opening: &str, closing: &str) -> Vec<L> {
     vec![entry(p, 12, LineKind::OpeningBalance, opening), entry(p, 16, LineKind::ClosingBalance, closing)]
 }
 
-#[test]
-fn c9_producer_combined_rate_test_clean_and_planted() {
-    let c = contract(&producer_deal("recoupment_combined"));
+/// Domain §3.2's three periods (60,000, 25,000, 20,000 CDs at $10 PPD, 18% all-in, $150,000
+/// recording costs) with the 2024-H2 closing, and the 2025-H1 lines after the CD sale.
+fn example_3_2(h2_paid: Option<&str>, h2_closing: &str, h3: Vec<L>, h3_closing: &str) -> Vec<L> {
     let mut lines = vec![cd("2024-H1", "60000", "18", "108000"), charge("2024-H1", 8, "recording_cost", "-150000")];
     lines.extend(balances("2024-H1", "0", "-42000"));
     lines.push(cd("2024-H2", "25000", "18", "45000"));
-    lines.push(producer_paid("2024-H2", "-10500"));
-    lines.extend(balances("2024-H2", "-42000", "-7500"));
+    if let Some(paid) = h2_paid {
+        lines.push(producer_paid("2024-H2", paid));
+    }
+    lines.extend(balances("2024-H2", "-42000", h2_closing));
     lines.push(cd("2025-H1", "20000", "18", "36000"));
-    lines.push(producer_paid("2025-H1", "-6000"));
-    lines.extend(balances("2025-H1", "-7500", "22500"));
+    lines.extend(h3);
+    lines.extend(balances("2025-H1", h2_closing, h3_closing));
+    lines
+}
+
+/// The artist paid the positive 2024-H2 balance and the producer paid in 2025-H1.
+fn paid_in_p3(producer: &str) -> Vec<L> {
+    vec![entry("2025-H1", 10, LineKind::Payment, "-3000"), producer_paid("2025-H1", producer)]
+}
+
+#[test]
+fn c9_producer_combined_rate_test_clean_and_planted() {
+    let c = contract(&producer_deal("recoupment_combined"));
+    let lines = example_3_2(Some("-10500"), "-7500", vec![producer_paid("2025-H1", "-6000")], "22500");
     let a = audit_with(&c, lines, None);
     assert!(money(&a).is_empty(), "{}", describe(&money(&a)));
 
     // Planted: the producer is not paid when the record recoups in P2.
-    let mut lines = vec![cd("2024-H1", "60000", "18", "108000"), charge("2024-H1", 8, "recording_cost", "-150000")];
-    lines.extend(balances("2024-H1", "0", "-42000"));
-    lines.push(cd("2024-H2", "25000", "18", "45000"));
-    lines.extend(balances("2024-H2", "-42000", "3000"));
-    lines.push(cd("2025-H1", "20000", "18", "36000"));
-    lines.push(entry("2025-H1", 10, LineKind::Payment, "-3000"));
-    lines.push(producer_paid("2025-H1", "-6000"));
-    lines.extend(balances("2025-H1", "3000", "30000"));
-    let a = audit_with(&c, lines, None);
+    let a = audit_with(&c, example_3_2(None, "3000", paid_in_p3("-6000"), "30000"), None);
     let f = only(&a, Rule::C9);
     assert_eq!(f.title, "Producer not paid after recoupment");
     assert_eq!(f.cash_effect, dec("10500"));
@@ -450,28 +447,11 @@ fn c9_producer_combined_rate_test_clean_and_planted() {
 
 #[test]
 fn c9_producer_net_rate_test_pays_in_p3() {
-    let c = contract(&producer_deal("recoupment_net"));
-    let mut lines = vec![cd("2024-H1", "60000", "18", "108000"), charge("2024-H1", 8, "recording_cost", "-150000")];
-    lines.extend(balances("2024-H1", "0", "-42000"));
-    lines.push(cd("2024-H2", "25000", "18", "45000"));
-    lines.extend(balances("2024-H2", "-42000", "3000"));
-    lines.push(cd("2025-H1", "20000", "18", "36000"));
-    lines.push(entry("2025-H1", 10, LineKind::Payment, "-3000"));
-    lines.push(producer_paid("2025-H1", "-16500"));
-    lines.extend(balances("2025-H1", "3000", "19500"));
-    let a = audit_with(&c, lines, None);
+    let lines = || example_3_2(None, "3000", paid_in_p3("-16500"), "19500");
+    let a = audit_with(&contract(&producer_deal("recoupment_net")), lines(), None);
     assert!(money(&a).is_empty(), "{}", describe(&money(&a)));
     // The same statements under the combined test pay the producer too late.
-    let c = contract(&producer_deal("recoupment_combined"));
-    let mut lines = vec![cd("2024-H1", "60000", "18", "108000"), charge("2024-H1", 8, "recording_cost", "-150000")];
-    lines.extend(balances("2024-H1", "0", "-42000"));
-    lines.push(cd("2024-H2", "25000", "18", "45000"));
-    lines.extend(balances("2024-H2", "-42000", "3000"));
-    lines.push(cd("2025-H1", "20000", "18", "36000"));
-    lines.push(entry("2025-H1", 10, LineKind::Payment, "-3000"));
-    lines.push(producer_paid("2025-H1", "-16500"));
-    lines.extend(balances("2025-H1", "3000", "19500"));
-    let a = audit_with(&c, lines, None);
+    let a = audit_with(&contract(&producer_deal("recoupment_combined")), lines(), None);
     assert!(money(&a).is_empty(), "{}", describe(&money(&a)));
     let late = of(&a, Rule::C9);
     assert_eq!(late.len(), 1);

@@ -19,6 +19,22 @@ fn dec(v: Option<Decimal>) -> String {
     v.map(|d| d.normalize().to_string()).unwrap_or_default()
 }
 
+/// What makes two sales lines the same: product, store, offering, territory, sale period,
+/// sale type, units and the amount.
+fn sale_key(l: &LedgerLine, amount: Option<Decimal>) -> String {
+    [
+        l.isrc.clone().or(l.upc.clone()).unwrap_or_default(),
+        l.store.clone().unwrap_or_default(),
+        l.offering.clone().unwrap_or_default(),
+        l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
+        l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
+        l.sale_type.clone().unwrap_or_default(),
+        dec(l.units),
+        dec(amount),
+    ]
+    .join("|")
+}
+
 /// A1: the same line twice, within or across statements.
 fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
@@ -26,20 +42,7 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut charges: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     for l in &ctx.statement {
         match l.line_kind {
-            LineKind::Income => {
-                let key = [
-                    l.isrc.clone().or(l.upc.clone()).unwrap_or_default(),
-                    l.store.clone().unwrap_or_default(),
-                    l.offering.clone().unwrap_or_default(),
-                    l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
-                    l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-                    l.sale_type.clone().unwrap_or_default(),
-                    dec(l.units),
-                    dec(l.royalty),
-                ]
-                .join("|");
-                income.entry(key).or_default().push(l);
-            }
+            LineKind::Income => income.entry(sale_key(l, l.royalty)).or_default().push(l),
             LineKind::Charge => {
                 let key = [
                     l.charge_kind.clone().unwrap_or_default(),
@@ -80,18 +83,7 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
     // Third-party data: duplicates there would inflate the completeness checks (which skip them).
     let mut source: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     for l in &ctx.source {
-        let key = [
-            l.isrc.clone().or(l.upc.clone()).unwrap_or_default(),
-            l.store.clone().unwrap_or_default(),
-            l.offering.clone().unwrap_or_default(),
-            l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
-            l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-            l.sale_type.clone().unwrap_or_default(),
-            dec(l.units),
-            dec(l.net),
-        ]
-        .join("|");
-        source.entry(key).or_default().push(l);
+        source.entry(sale_key(l, l.net)).or_default().push(l);
     }
     for (key, lines) in source.into_iter().filter(|(_, v)| v.len() > 1) {
         let mut f = Finding::new(Rule::A1, Severity::Info, &ctx.currency).key("contract", c.id()).key("source_line", key.replace('|', " ").trim());
