@@ -232,6 +232,22 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                     trail.push(format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
                 }
             }
+            // Withholding tax taken from the receipts beyond the contract's rate for the
+            // territory (only when the contract has a [withholding] table).
+            let withholding = &c.terms.withholding;
+            if let Some(taxes) = line.taxes.filter(|t| *t > Decimal::ZERO && !withholding.is_empty()) {
+                let code = line.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default();
+                let allowed_pct = withholding
+                    .iter()
+                    .find(|(k, _)| crate::ledger::Territory::parse(k).is_some_and(|t| t.code() == code))
+                    .map(|(_, v)| pct(*v))
+                    .unwrap_or_default();
+                let allowed = (net_a + taxes) * allowed_pct;
+                if taxes > allowed {
+                    trail.push(format!("withholding tax {} taken where the contract allows {} for {code} → added back", d(taxes), d(allowed)));
+                    excess_fee += taxes - allowed;
+                }
+            }
             let base_exp = net_a + excess_fee;
             base_amount = base_exp * factor * q;
             let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());

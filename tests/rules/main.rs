@@ -334,6 +334,19 @@ fn c8_distribution_fee_deducted_when_not_allowed() {
 }
 
 #[test]
+fn c8_withholding_tax_above_the_contract_rate() {
+    // Brazil: 15% allowed on receipts of 1,000 before tax; the licensee withheld 250.
+    let deal = DEAL.replace("[audit]", "[withholding]\nBR = 15\n\n[audit]");
+    let line = income("2024-H1", 7).store("Spotify").terr("BR").isrc(ISRC1).month("2024-01").kind(IncomeType::Stream).units("1").net("750").fees("0").rate("10").royalty("75");
+    let mut line = line;
+    line.0.taxes = Some(dec("250"));
+    let a = audit_with(&contract(&deal), vec![line], None);
+    let f = only(&a, Rule::C8);
+    // 100 of excess tax × 20% × 50% rest-of-world factor.
+    assert_eq!(f.royalty_effect, dec("10"));
+}
+
+#[test]
 fn c10_systematic_rounding() {
     let mut lines = Vec::new();
     for i in 0..10u64 {
