@@ -192,6 +192,9 @@ fn validate(
                 }
                 last = tier.from_units;
             }
+            if esc.streams_per_unit.is_some_and(|v| v <= Decimal::ZERO) {
+                return Err(at("[[royalties]] escalation streams_per_unit must be above 0".into()));
+            }
             for g in &esc.count_territories {
                 if !groups.contains(&g.as_str()) {
                     return Err(at(format!("[[royalties]] escalation count_territories: unknown group '{g}'")));

@@ -251,6 +251,10 @@ pub struct Escalation {
     /// Only units sold in these territory groups count (e.g. ["home"]); empty = all.
     #[serde(default)]
     pub count_territories: Vec<String>,
+    /// Streams that count as one unit toward the thresholds (e.g. 1500); streams count
+    /// one for one when absent.
+    #[serde(default, deserialize_with = "de_opt_decimal")]
+    pub streams_per_unit: Option<Decimal>,
     pub tiers: Vec<Tier>,
 }
 

@@ -251,16 +251,20 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             let base_exp = net_a + excess_fee;
             base_amount = base_exp * factor * q;
             let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
-            let rate = match state {
-                Some(s) => {
-                    let r = tier_rate(term, s.cum);
-                    if counts {
-                        s.cum += line.units.unwrap_or_default();
-                    }
-                    r
+            // Units that count toward an escalation: streams converted at the contract's
+            // streams_per_unit (domain.md §1.7), other units as they are.
+            let per_unit = term.escalation.as_ref().and_then(|e| e.streams_per_unit).filter(|_| line.income_type == Some(IncomeType::Stream));
+            let counted = line.units.unwrap_or_default() / per_unit.unwrap_or(Decimal::ONE);
+            let parts: Vec<(Decimal, Decimal)> = match state {
+                Some(s) if counts && counted > Decimal::ZERO => {
+                    let parts = portions(term, s.cum, counted).into_iter().map(|(u, r)| (u / counted, r)).collect();
+                    s.cum += counted;
+                    parts
                 }
-                None => pct(term.rate),
+                Some(s) => vec![(Decimal::ONE, tier_rate(term, s.cum))],
+                None => vec![(Decimal::ONE, pct(term.rate))],
             };
+            let rate: Decimal = parts.iter().map(|(share, r)| share * r).sum();
             expected = base_exp * rate * factor * q;
             trail.push(format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
             calc.expected_rate = rate * factor * q;

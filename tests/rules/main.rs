@@ -313,6 +313,20 @@ fn c6_escalation_not_applied_example_1d() {
 }
 
 #[test]
+fn c6_stream_escalation_with_streams_per_unit() {
+    // 1,500 streams = 1 unit; 20% up to 1,000 units, 22% above. 3,000,000 streams = 2,000
+    // units: half the receipts at 20%, half at 22%; the label kept 20% throughout.
+    let deal = DEAL.replace(
+        "id = \"streams\"",
+        "id = \"streams\"\nescalation = { counting = \"cumulative\", streams_per_unit = 1500, tiers = [{ from_units = 1000, rate = 22 }] }",
+    );
+    let line = income("2024-H1", 7).store("Spotify").terr("US").isrc(ISRC1).month("2024-01").kind(IncomeType::Stream).units("3000000").net("10000").rate("20").royalty("2000");
+    let a = audit_with(&contract(&deal), vec![line], None);
+    let f = only(&a, Rule::C6);
+    assert_eq!(f.royalty_effect, dec("100"));
+}
+
+#[test]
 fn c7_licence_income_under_credited() {
     // Example 1-C: sync fee $20,000 at 50% = $10,000; credited at 40%.
     let mut lines = clean();
