@@ -104,6 +104,9 @@ enum Command {
         /// How many of the largest findings the table shows.
         #[arg(long, default_value_t = 20)]
         top: usize,
+        /// Also write the claim schedule workbook (.xlsx) an accountant hands to the label.
+        #[arg(long, value_name = "FILE")]
+        claim: Option<PathBuf>,
     },
     /// Show how one finding was computed: source lines, clause, arithmetic.
     Explain {
@@ -229,8 +232,15 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
             }
             Ok(if errors.is_empty() { 0 } else { 1 })
         }
-        Command::Audit { audit, format, top } => {
+        Command::Audit { audit, format, top, claim } => {
             let (files, result) = run_audit(&audit)?;
+            if let Some(path) = &claim {
+                let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+                if ext != "xlsx" {
+                    return Err(CliError::Usage(format!("--claim {}: the claim schedule is written as .xlsx", path.display())));
+                }
+                crate::report::claim::write_claim(path, &result).map_err(CliError::File)?;
+            }
             match format {
                 Format::Table => report_audit::write_table(out, &result, &files, top).map_err(io_err)?,
                 Format::Json => {

@@ -75,3 +75,61 @@ fn sample_audit_outputs_match_golden_files() {
     insta::assert_snapshot!("sample_md", audit("md"));
     assert_eq!(json, audit("json"), "byte-identical across runs");
 }
+
+#[test]
+fn claim_workbook_reads_back_with_the_audit_totals() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claim.xlsx");
+    let mut args = vec!["audit", "--format", "json", "--claim", path.to_str().unwrap()];
+    args.extend_from_slice(ARGS);
+    let (code, stdout, stderr) = run(&manifest_dir(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    let names = wb.sheet_names().to_vec();
+    assert_eq!(
+        names,
+        vec![
+            "Summary",
+            "Incorrect rates",
+            "Unreported sales, income and te",
+            "Excess costs charged",
+            "Failure to apply escalations",
+            "Excess amounts withheld",
+            "Producer royalties",
+            "Currency conversion"
+        ]
+    );
+    let summary = wb.worksheet_range("Summary").unwrap();
+    let find = |label: &str| -> f64 {
+        let row = summary.rows().find(|r| matches!(&r[0], Data::String(s) if s == label)).unwrap_or_else(|| panic!("no {label} row"));
+        match &row[1] {
+            Data::Float(f) => *f,
+            other => panic!("{label}: {other:?}"),
+        }
+    };
+    assert_eq!(find("Claim total"), 14537.21);
+    assert_eq!(find("Principal"), 14218.17);
+    assert_eq!(find("Owed to Sam Vale (separate claim)"), 8545.17);
+    // Every claim finding is on its category's sheet, with its interest.
+    let mut rows = 0;
+    for name in &names[1..] {
+        let sheet = wb.worksheet_range(name).unwrap();
+        assert_eq!(sheet.rows().next().unwrap()[0], Data::String("Id".into()));
+        for r in sheet.rows().skip(1) {
+            if let Data::String(id) = &r[0] {
+                let f = v["findings"].as_array().unwrap().iter().find(|f| f["id"] == id.as_str()).unwrap();
+                assert_eq!(Data::Float(dec(&f["interest"]).to_string().parse().unwrap()), r[13], "{id}");
+                rows += 1;
+            }
+        }
+    }
+    assert_eq!(rows, v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "claim").count());
+    // Same audit, same bytes.
+    let again = dir.path().join("again.xlsx");
+    let mut args = vec!["audit", "--format", "json", "--claim", again.to_str().unwrap()];
+    args.extend_from_slice(ARGS);
+    run(&manifest_dir(), &args);
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+}

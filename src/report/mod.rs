@@ -2,3 +2,4 @@
 
 pub mod import_summary;
 pub mod audit;
+pub mod claim;
