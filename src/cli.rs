@@ -63,6 +63,7 @@ enum Format {
     Json,
     Csv,
     Md,
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,6 +250,7 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
                 }
                 Format::Csv => report_audit::write_csv(&mut *out, &result).map_err(io_err)?,
                 Format::Md => report_audit::write_markdown(out, &result).map_err(io_err)?,
+                Format::Html => report_audit::write_html(out, &result).map_err(io_err)?,
             }
             Ok(0)
         }

@@ -73,6 +73,9 @@ fn sample_audit_outputs_match_golden_files() {
     insta::assert_snapshot!("sample_table", audit("table"));
     insta::assert_snapshot!("sample_csv", audit("csv"));
     insta::assert_snapshot!("sample_md", audit("md"));
+    let html = audit("html");
+    assert_eq!(html.matches("<svg").count(), 2, "two charts inline");
+    insta::assert_snapshot!("sample_html", html);
     assert_eq!(json, audit("json"), "byte-identical across runs");
 }
 

@@ -48,6 +48,21 @@ pub struct Totals {
     pub third_party: BTreeMap<String, Decimal>,
 }
 
+/// One accounting period as stated and as corrected by the claim findings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PeriodSummary {
+    pub period: String,
+    /// Royalties the statement credited.
+    pub reported_royalties: Decimal,
+    /// What should have been credited: reported plus the royalty effects found.
+    pub recomputed_royalties: Decimal,
+    /// Closing balance as stated (all statement accounts).
+    pub closing_stated: Option<Decimal>,
+    /// The closing balance with the findings' account effects carried forward, less what
+    /// the corrected account would have paid out.
+    pub closing_corrected: Option<Decimal>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Audit {
     pub contract: String,
@@ -61,6 +76,7 @@ pub struct Audit {
     pub source_lines: usize,
     pub totals: Totals,
     pub accounts: Vec<PeriodAccount>,
+    pub periods: Vec<PeriodSummary>,
     pub findings: Vec<Finding>,
 }
 
@@ -99,6 +115,8 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
     assign_ids(&mut findings);
     let totals = totals(&ctx, &findings);
+    let accounts = account::roll_forward(&ctx);
+    let periods = period_summaries(&ctx, &accounts, &findings);
     Audit {
         contract: contract.id().to_string(),
         contract_file: contract.path.clone(),
@@ -110,9 +128,38 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
         lines_audited: ctx.statement.len(),
         source_lines: ctx.source.len(),
         totals,
-        accounts: account::roll_forward(&ctx),
+        accounts,
+        periods,
         findings,
     }
+}
+
+fn period_summaries(ctx: &Ctx, accounts: &[PeriodAccount], findings: &[Finding]) -> Vec<PeriodSummary> {
+    let minor = ctx.contract.currency.minor_units();
+    let mut out = Vec::new();
+    let (mut cum_effect, mut cum_paid) = (Decimal::ZERO, Decimal::ZERO);
+    for p in ctx.statement_periods() {
+        let reported: Decimal = ctx
+            .statement
+            .iter()
+            .filter(|l| l.line_kind == crate::ledger::LineKind::Income && Ctx::period_of(l) == Some(p))
+            .map(|l| l.royalty.or(l.net).unwrap_or_default())
+            .sum();
+        let claims: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Claim && f.payee.is_none()).collect();
+        let found: Decimal = claims.iter().filter(|f| f.period == Some(p)).map(|f| f.royalty_effect).sum();
+        cum_effect += claims.iter().filter(|f| f.period == Some(p) && !f.cash_fixed).map(|f| f.account_effect).sum::<Decimal>();
+        let stated: Vec<Decimal> = accounts.iter().filter(|a| a.period == Some(p)).filter_map(|a| a.closing_reported).collect();
+        let closing_stated = if stated.is_empty() { None } else { Some(stated.iter().sum::<Decimal>()) };
+        out.push(PeriodSummary {
+            period: p.to_string(),
+            reported_royalties: tidy(reported, minor),
+            recomputed_royalties: tidy(reported + found, minor),
+            closing_stated: closing_stated.map(|v| tidy(v, minor)),
+            closing_corrected: closing_stated.map(|v| tidy(v + cum_effect - cum_paid, minor)),
+        });
+        cum_paid += claims.iter().filter(|f| f.cash_period == Some(p) && !f.cash_fixed).map(|f| f.cash_effect).sum::<Decimal>();
+    }
+    out
 }
 
 /// Exact value, written with the currency's minor units at least and no trailing zeros

@@ -290,6 +290,28 @@ pub fn write_markdown(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         let t = &a.totals;
         writeln!(out, "| **Total** | | **{}** | **{}** | **{}** | **{}** |\n", money(t.royalty_effect), money(t.account_effect), money(t.principal), money(t.interest))?;
     }
+    if !a.periods.is_empty() {
+        writeln!(out, "## By period ({})\n", a.currency)?;
+        writeln!(out, "| Period | Royalties reported | Recomputed | Closing balance stated | Corrected |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|")?;
+        for p in &a.periods {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                p.period,
+                money(p.reported_royalties),
+                money(p.recomputed_royalties),
+                p.closing_stated.map(money).unwrap_or_default(),
+                p.closing_corrected.map(money).unwrap_or_default()
+            )?;
+        }
+        writeln!(out)?;
+        let charts: Vec<String> = [super::charts::royalties_by_period(a), super::charts::balance_over_time(a)].into_iter().flatten().collect();
+        for svg in charts {
+            // Raw HTML block: Markdown viewers that allow HTML show the chart inline.
+            writeln!(out, "<div>\n{}\n</div>\n", svg.trim())?;
+        }
+    }
     writeln!(out, "## Schedule of findings\n")?;
     writeln!(out, "| # | Id | Finding | Period | Royalty | Account | Cash | Clause | Explanation |")?;
     writeln!(out, "|---:|---|---|---|---:|---:|---:|---|---|")?;
@@ -374,4 +396,25 @@ mod tests {
         assert_eq!(money(Decimal::new(-4, 3)), "0.00");
         assert_eq!(money(Decimal::from(1000)), "1,000.00");
     }
+}
+
+/// A self-contained HTML page of the Markdown report (charts inline).
+pub fn write_html(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
+    let mut md = Vec::new();
+    write_markdown(&mut md, a)?;
+    let md = String::from_utf8_lossy(&md);
+    let mut body = String::new();
+    let parser = pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::ENABLE_TABLES);
+    pulldown_cmark::html::push_html(&mut body, parser);
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Royalty audit: {} — {}</title>\n<style>\nbody {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}\ntable {{ border-collapse: collapse; margin: 1em 0; }}\nth, td {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }}\ntd:nth-child(n+2) {{ font-variant-numeric: tabular-nums; }}\n</style>\n</head>\n<body>\n{}</body>\n</html>",
+        html_escape(&a.payee),
+        html_escape(&a.contract),
+        body
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -3,3 +3,4 @@
 pub mod import_summary;
 pub mod audit;
 pub mod claim;
+pub mod charts;
