@@ -117,21 +117,27 @@ pub fn write_table(out: &mut dyn Write, a: &Audit, files: &[FileImport], top: us
         right(&mut t, &[1, 2, 3, 4, 5]);
         writeln!(out, "Claim by category ({}):\n{t}", a.currency)?;
     }
-    let mut periods: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    let mut cash_by_period: BTreeMap<String, Decimal> = BTreeMap::new();
     for f in a.findings.iter().filter(|f| f.in_claim() && f.payee.is_none()) {
-        let e = periods.entry(f.period.map(|p| p.to_string()).unwrap_or_else(|| "-".into())).or_default();
-        e.0 += f.royalty_effect;
-        e.1 += f.cash_effect;
+        *cash_by_period.entry(f.period.map(|p| p.to_string()).unwrap_or_else(|| "-".into())).or_default() += f.cash_effect;
     }
-    if !periods.is_empty() {
+    if !a.periods.is_empty() {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED);
-        t.set_header(vec!["Period", "Royalty effect", "Cash now"]);
-        for (p, (r, c)) in &periods {
-            t.add_row(vec![p.clone(), money(*r), money(*c)]);
+        t.set_header(vec!["Period", "Royalties reported", "Recomputed", "Difference", "Cash effect", "Balance stated", "Balance corrected"]);
+        for p in &a.periods {
+            t.add_row(vec![
+                p.period.clone(),
+                money(p.reported_royalties),
+                money(p.recomputed_royalties),
+                money(p.recomputed_royalties - p.reported_royalties),
+                money(cash_by_period.get(&p.period).copied().unwrap_or_default()),
+                p.closing_stated.map(money).unwrap_or_default(),
+                p.closing_corrected.map(money).unwrap_or_default(),
+            ]);
         }
-        right(&mut t, &[1, 2]);
-        writeln!(out, "By period:\n{t}")?;
+        right(&mut t, &[1, 2, 3, 4, 5, 6]);
+        writeln!(out, "By period (the recoupment balance as stated and as corrected by the findings):\n{t}")?;
     }
     let mut claims: Vec<&Finding> = a.findings.iter().filter(|f| f.severity == Severity::Claim).collect();
     claims.sort_by(|x, y| (y.royalty_effect.max(y.account_effect).max(y.cash_effect)).cmp(&x.royalty_effect.max(x.account_effect).max(x.cash_effect)).then(x.id.cmp(&y.id)));
