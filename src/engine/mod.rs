@@ -115,7 +115,23 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
     assign_ids(&mut findings);
     let totals = totals(&ctx, &findings);
-    let accounts = account::roll_forward(&ctx);
+    let mut accounts = account::roll_forward(&ctx);
+    for pa in &mut accounts {
+        for v in [
+            &mut pa.credits,
+            &mut pa.charges,
+            &mut pa.reserves_withheld,
+            &mut pa.reserves_released,
+            &mut pa.payments,
+            &mut pa.adjustments,
+            &mut pa.closing_computed,
+        ] {
+            *v = tidy(*v, minor);
+        }
+        for v in [&mut pa.opening, &mut pa.closing_reported].into_iter().flatten() {
+            *v = tidy(*v, minor);
+        }
+    }
     let periods = period_summaries(&ctx, &accounts, &findings);
     Audit {
         contract: contract.id().to_string(),
