@@ -497,3 +497,37 @@ fn opendocument_spreadsheet() {
     assert_eq!(f.lines[0].net, Some(dec("3.1234567890123")));
     assert_eq!(f.lines[0].units, Some(dec("1000")));
 }
+
+#[test]
+fn zip_and_gzip_bombs_are_refused_after_a_bounded_read() {
+    // 80 MiB of zeros compresses to about 80 KiB (~1000:1); refused once 64 MiB are read.
+    let zeros = vec![0u8; 1 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..80 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let err = import_bytes("bomb.csv.gz", bomb.clone(), &opts()).unwrap_err();
+    assert_eq!(err.file, "bomb.csv.gz");
+    assert!(err.message.starts_with("gzip data expands more than 100 times its compressed size"), "{}", err.message);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("inner.csv", zip::write::SimpleFileOptions::default()).unwrap();
+    for _ in 0..80 {
+        zip.write_all(&zeros).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    let err = import_bytes("pack.zip", bytes, &opts()).unwrap_err();
+    assert!(err.message.starts_with("zip entry inner.csv expands more than 100 times"), "{}", err.message);
+}
+
+#[test]
+fn a_cell_of_absurd_length_rejects_its_row_with_the_reason() {
+    let long = "A".repeat(2 << 20);
+    let bad = format!("2024-01-15,Spotify,US,GBABC2400001,{long},1.00,USD");
+    let text = csv(&[HEADER, ROWS[0], &bad, ROWS[1]]);
+    let f = import("s.csv", text.as_bytes());
+    assert_eq!((f.lines.len(), f.rejects.len()), (2, 1));
+    assert_eq!(f.rejects[0].source.row, 3);
+    assert_eq!(f.rejects[0].reason, "cell of 2097152 bytes is longer than the 1024 KiB limit");
+    assert!(f.rows_balance());
+}

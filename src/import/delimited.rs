@@ -89,7 +89,7 @@ pub fn read_text(text: &str, delimiter: Option<u8>) -> Result<Sheet, String> {
         }
         last_start_byte = start;
         let inner_newlines: u64 = record.iter().map(|f| f.matches('\n').count() as u64).sum();
-        let cells = record.iter().map(|f| Cell::Text(f.to_string())).collect();
+        let cells = record.iter().map(Cell::text).collect();
         rows.push(Row { number: line_at, cells, unterminated: None });
         next_free_line = line_at + inner_newlines + 1;
     }

@@ -15,6 +15,23 @@ pub enum Cell {
     Error(String),
     /// A formula whose result was never computed and saved (no cached value).
     FormulaWithoutValue(String),
+    /// A cell the reader refused to take (the reason says why, e.g. absurd length).
+    Refused(String),
+}
+
+/// Longest cell accepted, in bytes. No statement field comes near it; a longer cell is a
+/// damaged or hostile file, and its row is rejected with the reason.
+pub const MAX_CELL_BYTES: usize = 1 << 20;
+
+impl Cell {
+    /// Text as a cell, unless it is longer than [`MAX_CELL_BYTES`].
+    pub fn text(s: &str) -> Cell {
+        if s.len() > MAX_CELL_BYTES {
+            Cell::Refused(format!("cell of {} bytes is longer than the {} KiB limit", s.len(), MAX_CELL_BYTES >> 10))
+        } else {
+            Cell::Text(s.to_string())
+        }
+    }
 }
 
 impl Cell {
@@ -35,6 +52,7 @@ impl Cell {
             Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
             Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
             Cell::Error(e) => e.clone(),
+            Cell::Refused(r) => format!("({r})"),
             Cell::FormulaWithoutValue(f) => format!("={f}"),
         }
     }

@@ -87,17 +87,33 @@ fn extension(name: &str) -> Option<String> {
     Path::new(name).extension().and_then(|x| x.to_str()).map(|x| x.to_ascii_lowercase())
 }
 
-fn read_limited(reader: impl Read, what: &str) -> Result<Vec<u8>, String> {
+/// Past this many decompressed bytes, a compression ratio above [`MAX_RATIO`] is refused.
+pub const RATIO_CHECK_BYTES: u64 = 64 << 20;
+/// Statement text compresses about 5–50:1; deflate bombs reach 1000:1 and nested or
+/// overlapping ones far more.
+pub const MAX_RATIO: u64 = 100;
+
+/// Decompress with two guards: an absolute size limit and, past 64 MiB, a ratio limit, so a
+/// bomb is refused after reading a bounded amount rather than after filling memory.
+fn read_limited(mut reader: impl Read, compressed: u64, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    reader
-        .take(MAX_DECOMPRESSED_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("{what}: {e}"))?;
-    if buf.len() as u64 > MAX_DECOMPRESSED_BYTES {
-        return Err(format!(
-            "{what} expands to more than {} GiB; refusing it (possible zip bomb)",
-            MAX_DECOMPRESSED_BYTES >> 30
-        ));
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| format!("{what}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let len = buf.len() as u64;
+        if len > MAX_DECOMPRESSED_BYTES {
+            return Err(format!("{what} expands to more than {} GiB; refusing it (possible zip bomb)", MAX_DECOMPRESSED_BYTES >> 30));
+        }
+        if len > RATIO_CHECK_BYTES && len > compressed.max(1).saturating_mul(MAX_RATIO) {
+            return Err(format!(
+                "{what} expands more than {MAX_RATIO} times its compressed size ({compressed} bytes to over {} MiB); refusing it (possible zip bomb)",
+                len >> 20
+            ));
+        }
     }
     Ok(buf)
 }
@@ -115,7 +131,7 @@ pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<
     let fail = |message: String| FileError { file: name.to_string(), message };
     let ext = extension(name).unwrap_or_default();
     if ext == "gz" || bytes.starts_with(&[0x1f, 0x8b]) {
-        let inner = read_limited(flate2::read::MultiGzDecoder::new(&bytes[..]), "gzip data").map_err(fail)?;
+        let inner = read_limited(flate2::read::MultiGzDecoder::new(&bytes[..]), bytes.len() as u64, "gzip data").map_err(fail)?;
         let inner_name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
         return import_bytes(inner_name, inner, opts).map(|mut v| {
             for f in &mut v {
@@ -146,7 +162,8 @@ pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<
                 continue;
             }
             let entry = archive.by_name(&entry_name).map_err(|e| fail(format!("{entry_name}: {e}")))?;
-            let data = read_limited(entry, &format!("zip entry {entry_name}")).map_err(fail)?;
+            let compressed = entry.compressed_size();
+            let data = read_limited(entry, compressed, &format!("zip entry {entry_name}")).map_err(fail)?;
             out.extend(import_bytes(&format!("{name}!{entry_name}"), data, opts)?);
         }
         return Ok(out);

@@ -256,6 +256,7 @@ fn check_totals(
 fn unusable(cell: &Cell) -> Option<String> {
     match cell {
         Cell::Error(e) => Some(format!("cell holds the error value {e}")),
+        Cell::Refused(r) => Some(r.clone()),
         Cell::FormulaWithoutValue(f) => Some(format!("formula ={f} has no saved result (recalculate and save the workbook)")),
         _ => None,
     }

@@ -36,7 +36,7 @@ fn is_1904(dt: &calamine::ExcelDateTime) -> bool {
 fn convert(value: &Data, date_1904: &mut bool) -> Cell {
     match value {
         Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
+        Data::String(s) => Cell::text(s),
         Data::Int(i) => Cell::Number(Decimal::from(*i)),
         Data::Float(f) => match decimal_from_excel_number(*f) {
             Some(d) => Cell::Number(d),
