@@ -434,11 +434,11 @@ fn parse_row(
         let reason = if short { format!("{reason} (the row has {} of {} fields)", row.cells.len(), header_width) } else { reason };
         reject(Some(column), reason)
     });
-    let result = result.and_then(|mut line| {
+    let result = result.map(|mut line| {
         if row.unterminated == Some(Unterminated::NoNewline) {
             line.flags.push(LineFlag::NoLineTerminator);
         }
-        Ok(line)
+        line
     });
     (result, figures)
 }
@@ -487,10 +487,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         }
         line.store = Some(store.id);
     }
-    line.offering = match r.text("offering")? {
-        Some(t) => Some(profile.map_value("offering", &t).unwrap_or_else(|| snake(&t))),
-        None => None,
-    };
+    line.offering = r.text("offering")?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)));
     if let Some(t) = r.text("territory")? {
         match Territory::parse(&t) {
             Some(territory) => line.territory = Some(territory),

@@ -131,7 +131,7 @@ pub fn read_workbook(bytes: Vec<u8>, ext: &str) -> Result<Grid, String> {
                 };
                 let value = rows[first].cell(left as usize).clone();
                 for row in rows.iter_mut().filter(|row| {
-                    row.number >= u64::from(dims.start.0) + 1 && row.number <= u64::from(dims.end.0) + 1
+                    row.number > u64::from(dims.start.0) && row.number <= u64::from(dims.end.0) + 1
                 }) {
                     for c in dims.start.1..=dims.end.1 {
                         if let Some(cell) = row.cells.get_mut(c as usize) {

@@ -76,8 +76,8 @@ impl Period {
                 (12, PeriodKind::Year),
             ] {
                 let aligned = match kind {
-                    PeriodKind::Quarter => (m - 1) % 3 == 0,
-                    PeriodKind::Half => (m - 1) % 6 == 0,
+                    PeriodKind::Quarter => (m - 1).is_multiple_of(3),
+                    PeriodKind::Half => (m - 1).is_multiple_of(6),
                     PeriodKind::Year => m == 1,
                     _ => true,
                 };

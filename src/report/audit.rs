@@ -391,19 +391,6 @@ pub fn explain(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_display() {
-        assert_eq!(money(Decimal::new(123456789, 3)), "123,456.79");
-        assert_eq!(money(Decimal::new(-5, 3)), "-0.01");
-        assert_eq!(money(Decimal::new(-4, 3)), "0.00");
-        assert_eq!(money(Decimal::from(1000)), "1,000.00");
-    }
-}
-
 /// A self-contained HTML page of the Markdown report (charts inline).
 pub fn write_html(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     let mut md = Vec::new();
@@ -423,4 +410,17 @@ pub fn write_html(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_display() {
+        assert_eq!(money(Decimal::new(123456789, 3)), "123,456.79");
+        assert_eq!(money(Decimal::new(-5, 3)), "-0.01");
+        assert_eq!(money(Decimal::new(-4, 3)), "0.00");
+        assert_eq!(money(Decimal::from(1000)), "1,000.00");
+    }
 }

@@ -285,7 +285,7 @@ pub fn of(a: &Audit, rule: Rule) -> Vec<&Finding> {
 }
 
 /// Exactly one money finding, of this rule; returns it.
-pub fn only<'a>(a: &'a Audit, rule: Rule) -> &'a Finding {
+pub fn only(a: &Audit, rule: Rule) -> &Finding {
     let m = money(a);
     assert_eq!(m.len(), 1, "expected exactly one money finding ({rule:?}), got:\n{}", describe(&m));
     assert_eq!(m[0].rule, rule, "{}", describe(&m));

@@ -13,9 +13,12 @@ fn pc(v: Decimal) -> String {
     format!("{}%", (v * Decimal::ONE_HUNDRED).round_dp(4).normalize())
 }
 
+/// Rule, account, period, term, territory group, configuration, applied rate.
+type GroupKey = (Rule, String, String, String, String, String, String);
+
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let mut groups: BTreeMap<(Rule, String, String, String, String, String, String), Finding> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Finding> = BTreeMap::new();
     let mut unpriced: BTreeMap<String, Vec<crate::ledger::SourceRef>> = BTreeMap::new();
     for calc in &ctx.calcs {
         let line = ctx.statement[calc.idx];
