@@ -208,6 +208,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         e.label_refs.push(l.source.clone());
     }
+    // Label sale periods per key, so each sales line finds its group without a scan.
+    let mut periods_by_key: BTreeMap<Key, Vec<Period>> = BTreeMap::new();
+    for (k, sp) in groups.keys() {
+        periods_by_key.entry(k.clone()).or_default().push(*sp);
+    }
     let last_statement_end = ctx.statement_periods().iter().map(|p| p.end).max();
     let label_stores: BTreeSet<Option<String>> = label.iter().map(|l| l.store.clone()).collect();
     let label_territories: BTreeSet<Option<String>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code().to_string())).collect();
@@ -217,8 +222,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut pending = 0usize;
     for s in &sources {
         let k = key_of(g, s.line);
-        let found = groups.iter_mut().find(|((gk, sp), _)| *gk == k && sp.start <= s.month.start && s.month.end <= sp.end);
-        if let Some((_, grp)) = found {
+        let period = periods_by_key.get(&k).and_then(|ps| ps.iter().find(|sp| sp.start <= s.month.start && s.month.end <= sp.end));
+        if let Some(grp) = period.and_then(|sp| groups.get_mut(&(k.clone(), *sp))) {
             grp.src_units += s.line.units.unwrap_or_default();
             grp.src_net += s.net;
             grp.src_expected += s.expected;
