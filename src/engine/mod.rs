@@ -104,6 +104,9 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     effects::attribute(&ctx, &mut findings);
     checks::timing::finalize(&ctx, &mut findings);
     let minor = contract.currency.minor_units();
+    for f in findings.iter_mut().filter(|f| f.clause.is_empty()) {
+        f.clause = default_clause(contract, f.rule);
+    }
     for f in findings.iter_mut() {
         for v in [&mut f.royalty_effect, &mut f.account_effect, &mut f.cash_effect, &mut f.interest] {
             *v = tidy(*v, minor);
@@ -176,6 +179,20 @@ fn period_summaries(ctx: &Ctx, accounts: &[PeriodAccount], findings: &[Finding])
         cum_paid += claims.iter().filter(|f| f.cash_period == Some(p) && !f.cash_fixed).map(|f| f.cash_effect).sum::<Decimal>();
     }
     out
+}
+
+/// The contract provision a finding rests on when its check names none more specific.
+fn default_clause(c: &Contract, rule: Rule) -> String {
+    use Rule::*;
+    let header = format!("{}:1", c.path);
+    match rule {
+        A1 | A2 | A3 | C10 | D1 | D2 | D7 => format!("accounting and statements ([contract] at {header})"),
+        A4 => "identifier validation (ISRC, UPC/EAN, ISWC, ISO 3166; domain.md §7)".into(),
+        A5 | G1 => format!("accounting periods and statement deadline ([contract] accounting, statement_due_days at {header})"),
+        A6 | B1 | B2 | B3 | B4 | B5 => "royalty terms for the income ([[royalties]])".into(),
+        G2 | G3 | G4 => c.audit().map(|_| "[audit]".to_string()).unwrap_or_else(|| "[audit] (not given)".into()),
+        _ => String::new(),
+    }
 }
 
 /// Exact value, written with the currency's minor units at least and no trailing zeros
