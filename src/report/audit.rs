@@ -247,7 +247,7 @@ pub fn write_csv(out: impl Write, a: &Audit) -> csv::Result<()> {
         w.write_record([
             f.id.clone(),
             f.rule.code(),
-            format!("{:?}", f.category),
+            serde_json::to_value(f.category).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             severity_name(f.severity).to_string(),
             f.title.clone(),
             f.period.map(|p| p.to_string()).unwrap_or_default(),

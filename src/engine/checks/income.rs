@@ -219,7 +219,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let label_isrcs: BTreeSet<String> = label.iter().filter_map(|l| l.isrc.clone()).collect();
     let statement_periods: BTreeSet<Period> = ctx.statement_periods().into_iter().collect();
     let mut unmatched: BTreeMap<(Rule, String, Option<Period>), Vec<&SourceIncome>> = BTreeMap::new();
-    let mut pending = 0usize;
+    let mut pending: Vec<SourceRef> = Vec::new();
     for s in &sources {
         let k = key_of(g, s.line);
         let period = periods_by_key.get(&k).and_then(|ps| ps.iter().find(|sp| sp.start <= s.month.start && s.month.end <= sp.end));
@@ -232,7 +232,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let window_end = Ctx::months_after(s.month.end, ctx.lag_months);
         if last_statement_end.is_none_or(|e| e < window_end) {
-            pending += 1;
+            pending.push(s.line.source.clone());
             continue;
         }
         let period = accounting_period_of(ctx, s.month);
@@ -272,10 +272,15 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         };
         out.push(f);
     }
-    if pending > 0 {
+    if !pending.is_empty() {
         let mut f = Finding::new(Rule::B1, Severity::Info, &ctx.currency).key("contract", c.id()).key("missing", "not yet due");
         f.title = "Income not yet due on a label statement".into();
-        f.explanation = format!("{pending} source line(s) are not on the label's statements but are still inside the {}-month reporting window after the last statement.", ctx.lag_months);
+        f.explanation = format!(
+            "{} source line(s) are not on the label's statements but are still inside the {}-month reporting window after the last statement.",
+            pending.len(),
+            ctx.lag_months
+        );
+        f.evidence = pending;
         out.push(f);
     }
     for ((k, sp), grp) in &groups {
