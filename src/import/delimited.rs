@@ -42,12 +42,27 @@ pub fn sniff_delimiter(text: &str) -> u8 {
     best.2
 }
 
-/// Read decoded delimited text into a one-sheet grid.
+/// One physical row of delimited text as the reader sees it.
+pub enum TextRow<'r> {
+    /// An empty line (the csv crate skips these; they are rows all the same).
+    Blank(u64),
+    Record {
+        /// Line number where the record starts.
+        number: u64,
+        record: &'r csv::StringRecord,
+        /// Set on the last record when the text does not end with a line terminator.
+        unterminated: Option<Unterminated>,
+    },
+}
+
+/// Visit every physical row of decoded delimited text, in order, with its line number.
 ///
-/// Row numbers are physical line numbers where each record starts. The csv crate reports a
-/// record's position from where it started reading, which may be a blank line it then
-/// skipped, so the start is recomputed from the byte offset.
-pub fn read_text(text: &str, delimiter: Option<u8>) -> Result<Sheet, String> {
+/// Line numbers are physical line numbers where each record starts, counted from
+/// `first_line`. The csv crate reports a record's position from where it started reading,
+/// which may be a blank line it then skipped, so the start is recomputed from the byte
+/// offset. The streaming importer calls this on chunks cut at line ends, with `first_line`
+/// the chunk's first line in the file.
+pub fn visit_text(text: &str, delimiter: u8, first_line: u64, mut visit: impl FnMut(TextRow<'_>)) -> Result<(), String> {
     // Old Mac files end lines with CR alone; count them as lines too.
     let owned;
     let text = if text.contains('\r') && !text.contains('\n') {
@@ -56,59 +71,73 @@ pub fn read_text(text: &str, delimiter: Option<u8>) -> Result<Sheet, String> {
     } else {
         text
     };
-    let delim = delimiter.unwrap_or_else(|| sniff_delimiter(text));
+    let offset = first_line - 1;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(delim)
+        .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let bytes = text.as_bytes();
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
+    let ends_with_newline = text.ends_with('\n') || text.ends_with('\r');
+    let mut records = [csv::StringRecord::new(), csv::StringRecord::new()];
+    let mut cur = 0usize;
     let mut counted_upto = 0usize; // bytes whose newlines are counted
     let mut line_at = 1u64; // line number at `counted_upto`
     let mut next_free_line = 1u64; // first line not yet assigned to a row
-    let mut last_start_byte = 0usize;
-    loop {
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| format!("line {}: {e}", line_at))?;
+    // Read one record ahead so that the last one is known when it is visited.
+    let mut read = |rec: &mut csv::StringRecord, counted_upto: &mut usize, line_at: &mut u64| -> Result<Option<(u64, usize)>, String> {
+        let more = reader.read_record(rec).map_err(|e| format!("line {}: {e}", *line_at + offset))?;
         if !more {
-            break;
+            return Ok(None);
         }
-        let mut start = record.position().map_or(counted_upto, |p| p.byte() as usize).max(counted_upto);
+        let mut start = rec.position().map_or(*counted_upto, |p| p.byte() as usize).max(*counted_upto);
         while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
             start += 1;
         }
-        line_at += bytes[counted_upto..start].iter().filter(|b| **b == b'\n').count() as u64;
-        counted_upto = start;
-        // Lines the csv crate skipped because they were empty are blank rows.
-        while next_free_line < line_at {
-            rows.push(Row { number: next_free_line, cells: Vec::new(), unterminated: None });
+        *line_at += memchr::memchr_iter(b'\n', &bytes[*counted_upto..start]).count() as u64;
+        *counted_upto = start;
+        Ok(Some((*line_at, start)))
+    };
+    let mut pending = read(&mut records[cur], &mut counted_upto, &mut line_at)?;
+    while let Some((line, start)) = pending {
+        let (a, b) = records.split_at_mut(1);
+        let (this, next) = if cur == 0 { (&a[0], &mut b[0]) } else { (&b[0], &mut a[0]) };
+        pending = read(next, &mut counted_upto, &mut line_at)?;
+        while next_free_line < line {
+            visit(TextRow::Blank(next_free_line + offset));
             next_free_line += 1;
         }
-        last_start_byte = start;
-        let inner_newlines: u64 = record.iter().map(|f| f.matches('\n').count() as u64).sum();
-        let cells = record.iter().map(Cell::text).collect();
-        rows.push(Row { number: line_at, cells, unterminated: None });
-        next_free_line = line_at + inner_newlines + 1;
+        let unterminated = if pending.is_none() && !ends_with_newline {
+            let open_quote = memchr::memchr_iter(b'"', &bytes[start..]).count() % 2 == 1;
+            Some(if open_quote { Unterminated::OpenQuote } else { Unterminated::NoNewline })
+        } else {
+            None
+        };
+        let inner_newlines: u64 = this.iter().map(|f| memchr::memchr_iter(b'\n', f.as_bytes()).count() as u64).sum();
+        visit(TextRow::Record { number: line + offset, record: this, unterminated });
+        next_free_line = line + inner_newlines + 1;
+        cur = 1 - cur;
     }
     // Blank lines after the last record, except the final line terminator itself.
-    let ends_with_newline = text.ends_with('\n') || text.ends_with('\r');
-    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
     let last_line = if ends_with_newline { newlines } else { newlines + 1 };
     while next_free_line <= last_line && !text.is_empty() {
-        rows.push(Row { number: next_free_line, cells: Vec::new(), unterminated: None });
+        visit(TextRow::Blank(next_free_line + offset));
         next_free_line += 1;
     }
-    if !text.is_empty() && !ends_with_newline {
-        let tail = text.get(last_start_byte..).unwrap_or("");
-        if let Some(last) = rows.iter_mut().rev().find(|r| !r.cells.is_empty()) {
-            let open_quote = tail.bytes().filter(|b| *b == b'"').count() % 2 == 1;
-            last.unterminated =
-                Some(if open_quote { Unterminated::OpenQuote } else { Unterminated::NoNewline });
-        }
-    }
+    Ok(())
+}
+
+/// Read decoded delimited text into a one-sheet grid.
+pub fn read_text(text: &str, delimiter: Option<u8>) -> Result<Sheet, String> {
+    let delim = delimiter.unwrap_or_else(|| sniff_delimiter(text));
+    let mut rows = Vec::new();
+    visit_text(text, delim, 1, |row| {
+        rows.push(match row {
+            TextRow::Blank(number) => Row { number, cells: Vec::new(), unterminated: None },
+            TextRow::Record { number, record, unterminated } => Row { number, cells: record.iter().map(Cell::text).collect(), unterminated },
+        })
+    })?;
     Ok(Sheet { name: None, rows, date_1904: false })
 }
 
