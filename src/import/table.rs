@@ -22,7 +22,7 @@ pub struct ColumnMap {
 }
 
 impl ColumnMap {
-    fn get(&self, field: &str) -> Option<(usize, &str)> {
+    pub fn get(&self, field: &str) -> Option<(usize, &str)> {
         self.fields.iter().find(|(f, ..)| f == field).map(|(_, i, h)| (*i, h.as_str()))
     }
 
@@ -88,106 +88,170 @@ pub struct SheetResult {
 }
 
 /// Values read from the control columns of a data row (for footing checks).
-struct RowFigures {
-    currency: Option<Currency>,
-    by_column: Vec<(usize, Decimal)>,
+#[derive(Debug, Clone, Default)]
+pub struct RowFigures {
+    pub currency: Option<Currency>,
+    pub by_column: Vec<(usize, Decimal)>,
 }
 
-/// Apply `profile` to one sheet whose header row is `header_at` with columns `map`.
-pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usize, map: &ColumnMap) -> SheetResult {
-    let mut out = SheetResult { columns: map.mappings(), ..Default::default() };
-    let src = |row: &Row| SourceRef::new(file, sheet.name.clone(), row.number);
-    let header_row = &sheet.rows[header_at];
-    let header_width = header_row.width();
-    let header_texts: Vec<String> = header_row.cells.iter().map(|c| c.display().to_lowercase()).collect();
-    let control_columns: Vec<(String, usize)> = profile
-        .control_fields
-        .iter()
-        .filter_map(|f| map.get(f).map(|(i, _)| (f.clone(), i)))
-        .collect();
-    // Figures of every data row (imported or rejected), in order, for total checks.
-    let mut figures: Vec<RowFigures> = Vec::new();
-    let mut section_start = 0usize;
+/// What one row after the header is.
+pub enum RowOutcome {
+    /// Not ledger data: blank, repeated header, skipped, section heading…
+    NonData(String),
+    /// A total (`true`) or subtotal (`false`) row: its figures are control totals.
+    Total(bool),
+    /// A data row: a ledger line or a reject, and its control-column figures.
+    Data(Box<Result<LedgerLine, Reject>>, RowFigures),
+}
 
-    for (idx, row) in sheet.rows.iter().enumerate() {
-        if idx < header_at {
-            out.nondata.push(NonData { source: src(row), reason: "preamble".into() });
-            continue;
+/// Everything needed to read the rows below a header row, one at a time. Shared by the
+/// sheet importer and the streaming importer, so both classify and parse rows alike.
+pub struct SheetReader<'a> {
+    pub file: &'a str,
+    pub sheet_name: Option<String>,
+    pub date_1904: bool,
+    pub profile: &'a Profile,
+    pub map: &'a ColumnMap,
+    pub header_width: usize,
+    header_texts: Vec<String>,
+    pub control_columns: Vec<(String, usize)>,
+}
+
+impl<'a> SheetReader<'a> {
+    pub fn new(file: &'a str, sheet_name: Option<String>, date_1904: bool, profile: &'a Profile, header_row: &Row, map: &'a ColumnMap) -> Self {
+        let control_columns = profile.control_fields.iter().filter_map(|f| map.get(f).map(|(i, _)| (f.clone(), i))).collect();
+        SheetReader {
+            file,
+            sheet_name,
+            date_1904,
+            profile,
+            map,
+            header_width: header_row.width(),
+            header_texts: header_row.cells.iter().map(|c| c.display().to_lowercase()).collect(),
+            control_columns,
         }
-        if idx == header_at {
-            out.nondata.push(NonData { source: src(row), reason: "header".into() });
-            continue;
-        }
-        if row.is_blank() {
-            out.nondata.push(NonData { source: src(row), reason: "blank row".into() });
-            continue;
-        }
-        let texts: Vec<String> = row.cells.iter().map(|c| c.display().to_lowercase()).collect();
-        let repeats_header = map.fields.iter().all(|(_, i, _)| texts.get(*i) == header_texts.get(*i));
-        if repeats_header {
-            out.nondata.push(NonData { source: src(row), reason: "repeated header".into() });
-            continue;
-        }
-        let labels: Vec<&str> = row
-            .cells
+    }
+
+    pub fn source(&self, row: u64) -> SourceRef {
+        SourceRef::new(self.file, self.sheet_name.clone(), row)
+    }
+
+    /// The header text of a column, lower-cased.
+    pub fn header_text(&self, column: usize) -> Option<&str> {
+        self.header_texts.get(column).map(String::as_str)
+    }
+
+    /// Labels that classify a row: its first three non-empty text cells.
+    fn labels<'r>(row: &'r Row) -> Vec<&'r str> {
+        row.cells
             .iter()
             .filter_map(|c| match c {
                 Cell::Text(t) if !t.trim().is_empty() => Some(t.trim()),
                 _ => None,
             })
             .take(3)
-            .collect();
+            .collect()
+    }
+
+    /// Whether a label marks a total, subtotal or skipped row.
+    pub fn is_row_label(&self, label: &str) -> bool {
+        let p = self.profile;
+        p.subtotal.as_ref().is_some_and(|re| re.is_match(label))
+            || p.total.as_ref().is_some_and(|re| re.is_match(label))
+            || p.skip.iter().any(|re| re.is_match(label))
+    }
+
+    /// Classify a row below the header and, for a data row, parse it.
+    pub fn read(&self, row: &Row) -> RowOutcome {
+        let map = self.map;
+        let profile = self.profile;
+        if row.is_blank() {
+            return RowOutcome::NonData("blank row".into());
+        }
+        let repeats_header = map.fields.iter().all(|(_, i, _)| {
+            let text = row.cell(*i).display();
+            let header = self.header_texts.get(*i).map(String::as_str);
+            match header {
+                None => false,
+                // ASCII text compares without allocating.
+                Some(h) if h.is_ascii() && text.is_ascii() => h.eq_ignore_ascii_case(&text),
+                Some(h) => text.to_lowercase() == h,
+            }
+        });
+        if repeats_header {
+            return RowOutcome::NonData("repeated header".into());
+        }
+        let labels = Self::labels(row);
         let is_subtotal = profile.subtotal.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
         let is_total = !is_subtotal && profile.total.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
         if is_total || is_subtotal {
-            let covered = if is_total { &figures[..] } else { &figures[section_start..] };
-            check_totals(file, sheet, row, profile, map, &control_columns, covered, &mut out.controls);
-            if is_subtotal {
-                section_start = figures.len();
-            }
-            let reason = if is_total { "total row" } else { "subtotal row" };
-            out.nondata.push(NonData { source: src(row), reason: reason.into() });
-            continue;
+            return RowOutcome::Total(is_total);
         }
         if let Some(re) = profile.skip.iter().find(|re| labels.iter().any(|l| re.is_match(l))) {
-            out.nondata.push(NonData { source: src(row), reason: format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")) });
-            continue;
+            return RowOutcome::NonData(format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")));
         }
         let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
         let has_figures = DECIMAL_FIELDS.iter().any(|f| map.get(f).is_some_and(|(i, _)| !row.cell(i).is_empty()));
         if non_empty == 1 && !has_figures && labels.len() == 1 && row.unterminated.is_none() {
-            out.nondata.push(NonData { source: src(row), reason: "section heading or note".into() });
+            return RowOutcome::NonData("section heading or note".into());
+        }
+        let (result, figures) = parse_row(self, row);
+        RowOutcome::Data(Box::new(result), figures)
+    }
+}
+
+/// Apply `profile` to one sheet whose header row is `header_at` with columns `map`.
+pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usize, map: &ColumnMap) -> SheetResult {
+    let mut out = SheetResult { columns: map.mappings(), ..Default::default() };
+    let reader = SheetReader::new(file, sheet.name.clone(), sheet.date_1904, profile, &sheet.rows[header_at], map);
+    // Figures of every data row (imported or rejected), in order, for total checks.
+    let mut figures: Vec<RowFigures> = Vec::new();
+    let mut section_start = 0usize;
+
+    for (idx, row) in sheet.rows.iter().enumerate() {
+        let source = reader.source(row.number);
+        if idx < header_at {
+            out.nondata.push(NonData { source, reason: "preamble".into() });
             continue;
         }
-        let (result, row_figures) = parse_row(file, sheet, row, profile, map, header_width, &control_columns);
-        figures.push(row_figures);
-        match result {
-            Ok(line) => {
-                if line.flags.contains(&LineFlag::NoLineTerminator) {
-                    out.notes.push(format!(
-                        "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",
-                        row.number
-                    ));
+        if idx == header_at {
+            out.nondata.push(NonData { source, reason: "header".into() });
+            continue;
+        }
+        match reader.read(row) {
+            RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
+            RowOutcome::Total(is_total) => {
+                let covered = if is_total { &figures[..] } else { &figures[section_start..] };
+                check_totals(&reader, row, covered, &mut out.controls);
+                if !is_total {
+                    section_start = figures.len();
                 }
-                out.lines.push(line);
+                let reason = if is_total { "total row" } else { "subtotal row" };
+                out.nondata.push(NonData { source, reason: reason.into() });
             }
-            Err(reject) => out.rejects.push(reject),
+            RowOutcome::Data(result, row_figures) => {
+                figures.push(row_figures);
+                match *result {
+                    Ok(line) => {
+                        if line.flags.contains(&LineFlag::NoLineTerminator) {
+                            out.notes.push(format!(
+                                "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",
+                                row.number
+                            ));
+                        }
+                        out.lines.push(line);
+                    }
+                    Err(reject) => out.rejects.push(reject),
+                }
+            }
         }
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_totals(
-    file: &str,
-    sheet: &Sheet,
-    row: &Row,
-    profile: &Profile,
-    map: &ColumnMap,
-    control_columns: &[(String, usize)],
-    covered: &[RowFigures],
-    controls: &mut Vec<ControlCheck>,
-) {
+/// Compare a total row's figures with the sum of the data rows it covers.
+pub fn check_totals(reader: &SheetReader<'_>, row: &Row, covered: &[RowFigures], controls: &mut Vec<ControlCheck>) {
+    let (profile, map, control_columns) = (reader.profile, reader.map, &reader.control_columns);
     let row_currency = map
         .get("currency")
         .and_then(|(i, _)| Currency::parse(&row.cell(i).display()))
@@ -204,7 +268,7 @@ fn check_totals(
             },
             _ => continue,
         };
-        let source = SourceRef::new(file, sheet.name.clone(), row.number).with_column(column_letter(*col));
+        let source = reader.source(row.number).with_column(column_letter(*col));
         if field == "units" {
             // Quantities add up across currencies.
             let computed: Decimal = covered
@@ -266,7 +330,7 @@ struct RowReader<'a> {
     row: &'a Row,
     profile: &'a Profile,
     map: &'a ColumnMap,
-    sheet: &'a Sheet,
+    date_1904: bool,
     base: SourceRef,
 }
 
@@ -319,7 +383,7 @@ impl RowReader<'_> {
     }
 
     fn date(&self, field: &str) -> Result<Option<chrono::NaiveDate>, CellError> {
-        let date_1904 = self.sheet.date_1904 || self.profile.date_1904;
+        let date_1904 = self.date_1904 || self.profile.date_1904;
         match self.cell(field)? {
             None => Ok(None),
             Some(Cell::Date(d)) => Ok(Some(d)),
@@ -367,17 +431,10 @@ impl RowReader<'_> {
     }
 }
 
-fn parse_row(
-    file: &str,
-    sheet: &Sheet,
-    row: &Row,
-    profile: &Profile,
-    map: &ColumnMap,
-    header_width: usize,
-    control_columns: &[(String, usize)],
-) -> (Result<LedgerLine, Reject>, RowFigures) {
-    let base = SourceRef::new(file, sheet.name.clone(), row.number);
-    let reader = RowReader { row, profile, map, sheet, base: base.clone() };
+fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>, RowFigures) {
+    let (profile, map, header_width, control_columns) = (sheet.profile, sheet.map, sheet.header_width, &sheet.control_columns);
+    let base = sheet.source(row.number);
+    let reader = RowReader { row, profile, map, date_1904: sheet.date_1904, base: base.clone() };
     // Whatever else is wrong, read the money and currency we can, for conservation.
     let currency = reader.text("currency").ok().flatten().and_then(|c| Currency::parse(&c));
     let mut amounts = BTreeMap::new();
@@ -429,7 +486,7 @@ fn parse_row(
             figures,
         );
     }
-    let short = !row.cells.is_empty() && row.cells.len() < header_width && sheet.name.is_none();
+    let short = !row.cells.is_empty() && row.cells.len() < header_width && sheet.sheet_name.is_none();
     let result = build_line(&reader, profile).map_err(|(column, reason)| {
         let reason = if short { format!("{reason} (the row has {} of {} fields)", row.cells.len(), header_width) } else { reason };
         reject(Some(column), reason)
