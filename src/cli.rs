@@ -167,7 +167,7 @@ enum CliError {
 fn run_audit(args: &AuditArgs) -> Result<(Vec<import::FileImport>, engine::Audit), CliError> {
     let c = contract::load_contract(&args.contract).map_err(|e| CliError::Contract(e.to_string()))?;
     let opts = options(&args.profile)?;
-    let (files, errors) = import::import_paths(&args.paths, &opts);
+    let (files, errors) = engine::inputs::import_for_audit(&args.paths, &opts, &c);
     if let Some(e) = errors.first() {
         return Err(CliError::File(e.to_string()));
     }
@@ -190,7 +190,7 @@ fn options(args: &ProfileArgs) -> Result<ImportOptions, CliError> {
         let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
         return Err(CliError::Usage(format!("unknown profile '{name}' (known: {})", names.join(", "))));
     }
-    Ok(ImportOptions { profiles, profile: args.profile.clone() })
+    Ok(ImportOptions::new(profiles, args.profile.clone()))
 }
 
 fn io_err(e: impl std::fmt::Display) -> CliError {
@@ -353,7 +353,7 @@ fn inspect(out: &mut dyn Write, f: &import::FileImport, rows: usize) -> std::io:
             writeln!(out, "  {}: {}", r.source, r.reason)?;
         }
     }
-    writeln!(out, "rows: {} read = {} imported + {} rejected + {} non-data", f.rows_read, f.lines.len(), f.rejects.len(), f.nondata.len())?;
+    writeln!(out, "rows: {} read = {} imported + {} rejected + {} non-data", f.rows_read, f.rows_imported(), f.rejects.len(), f.nondata.len())?;
     for (reason, n) in f.nondata_reasons() {
         writeln!(out, "  non-data: {n} × {reason}")?;
     }

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 fn every_hostile_file_imports_as_its_generator_declared() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
     let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let opts = ImportOptions { profiles: load_profiles(None).unwrap(), profile: None };
+    let opts = ImportOptions::new(load_profiles(None).unwrap(), None);
     let cases = expected.as_array().unwrap();
     assert!(cases.len() >= 12);
     for case in cases {

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 fn opts() -> &'static ImportOptions {
     static OPTS: std::sync::LazyLock<ImportOptions> =
-        std::sync::LazyLock::new(|| ImportOptions { profiles: load_profiles(None).unwrap(), profile: None });
+        std::sync::LazyLock::new(|| ImportOptions::new(load_profiles(None).unwrap(), None));
     &OPTS
 }
 

@@ -12,7 +12,7 @@ use royalty_audit::ledger::{LedgerLine, LineFlag};
 use rust_decimal::Decimal;
 
 fn opts() -> ImportOptions {
-    ImportOptions { profiles: load_profiles(None).unwrap(), profile: None }
+    ImportOptions::new(load_profiles(None).unwrap(), None)
 }
 
 fn import(name: &str, bytes: &[u8]) -> FileImport {
@@ -276,7 +276,7 @@ fn ambiguous_text_dates_are_rejected_not_guessed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.toml"), "name='dated'\ntitle='t'\nstatement_kind='dsp'\npriority=50\n[detect]\nrequire=['isrc','net']\n[columns]\nsale_period=['Sale Date']\nisrc=['ISRC']\nnet=['Net Revenue']\ncurrency=['Currency']\n").unwrap();
     let profiles = load_profiles(Some(dir.path())).unwrap();
-    let mut v = import_bytes("d.csv", text.into_bytes(), &ImportOptions { profiles, profile: Some("dated".into()) }).unwrap();
+    let mut v = import_bytes("d.csv", text.into_bytes(), &ImportOptions::new(profiles, Some("dated".into()))).unwrap();
     let f = v.remove(0);
     assert_eq!(f.lines.len(), 1);
     assert_eq!(f.lines[0].sale_period.unwrap().to_string(), "2024-04-25");

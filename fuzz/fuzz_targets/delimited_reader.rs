@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use royalty_audit::import::{ImportOptions, import_bytes, load_profiles};
 
 static OPTS: LazyLock<ImportOptions> =
-    LazyLock::new(|| ImportOptions { profiles: load_profiles(None).expect("bundled profiles"), profile: None });
+    LazyLock::new(|| ImportOptions::new(load_profiles(None).expect("bundled profiles"), None));
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(files) = import_bytes("fuzz.csv", data.to_vec(), &OPTS) {

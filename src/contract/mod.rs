@@ -110,6 +110,19 @@ impl Contract {
     }
 
     /// The group a territory belongs to; `None` territory or an unlisted one is rest of world.
+    /// The territory groups, for rolling sales rows up by group.
+    pub fn territory_groups(&self) -> crate::import::TerritoryGroups {
+        crate::import::TerritoryGroups { of: self.group_of.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), default: REST_OF_WORLD.to_string() }
+    }
+
+    /// The territory group of a ledger line (a rolled-up line may carry only the group).
+    pub fn line_territory_group(&self, line: &LedgerLine) -> String {
+        match &line.territory_group {
+            Some(g) if line.territory.is_none() => g.clone(),
+            _ => self.territory_group(line.territory.as_ref()),
+        }
+    }
+
     pub fn territory_group(&self, territory: Option<&Territory>) -> String {
         territory
             .and_then(|t| self.group_of.get(t.code()))

@@ -47,6 +47,8 @@ pub struct Ctx<'a> {
     pub source: Vec<&'a LedgerLine>,
     /// Recomputation of every income line of `statement`, in chronological order.
     pub calcs: Vec<LineCalc>,
+    /// The audited statement lines by their source row.
+    pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine>,
 }
 
 impl<'a> Ctx<'a> {
@@ -83,6 +85,7 @@ impl<'a> Ctx<'a> {
                 .or(t.fx_pct)
                 .unwrap_or(DEFAULT_FX_TOLERANCE_PCT)),
             lag_months: opts.lag_months.or(audit.and_then(|a| a.lag_months)).unwrap_or(DEFAULT_LAG_MONTHS),
+            by_source: statement.iter().map(|l| (&l.source, *l)).collect(),
             statement,
             source,
             calcs: Vec::new(),

@@ -32,7 +32,7 @@ fn extra_payable(ctx: &Ctx, periods: &[&PeriodAccount], deltas: &BTreeMap<usize,
 /// The statement account of a finding: from its evidence, else the first one.
 fn account_of_finding(ctx: &Ctx, f: &Finding) -> String {
     for e in &f.evidence {
-        if let Some(l) = ctx.statement.iter().find(|l| &l.source == e) {
+        if let Some(l) = ctx.by_source.get(e) {
             return statement_account(ctx, l.account.as_deref());
         }
     }

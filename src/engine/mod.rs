@@ -8,6 +8,7 @@ pub mod context;
 pub mod effects;
 pub mod finding;
 pub mod fx_rates;
+pub mod inputs;
 pub mod royalty;
 
 use std::collections::BTreeMap;

@@ -150,7 +150,7 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
         let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
         let config = configuration(line);
         let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
-        let group = c.territory_group(line.territory.as_ref());
+        let group = c.line_territory_group(line);
         let reported = line.royalty.unwrap_or_default();
         let mut calc = LineCalc {
             idx,

@@ -13,7 +13,7 @@ pub struct Decoded {
     pub inner_boms: usize,
 }
 
-fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+pub(crate) fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
     let sample = &bytes[..bytes.len().min(512) & !1];
     if sample.len() < 4 {
         return None;

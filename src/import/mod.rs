@@ -10,6 +10,7 @@ pub mod dsrf;
 pub mod grid;
 pub mod outcome;
 pub mod profile;
+pub mod stream;
 pub mod table;
 pub mod workbook;
 
@@ -34,6 +35,35 @@ pub struct ImportOptions {
     pub profiles: Vec<Profile>,
     /// Force this profile instead of detecting one.
     pub profile: Option<String>,
+    /// Delimited files at least this large are streamed (see [`stream`]).
+    pub stream_over: u64,
+    /// Roll sales rows up as they stream (audits); `None` keeps every row (imports).
+    pub roll_up: Option<RollUp>,
+}
+
+/// Files from this size on are read by the streaming importer.
+pub const DEFAULT_STREAM_OVER: u64 = 16 << 20;
+
+impl ImportOptions {
+    pub fn new(profiles: Vec<Profile>, profile: Option<String>) -> Self {
+        ImportOptions { profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None }
+    }
+}
+
+/// How the streaming importer rolls sales rows up (see [`stream`]).
+#[derive(Debug, Clone, Default)]
+pub struct RollUp {
+    /// Statement kinds whose income rows are rolled up.
+    pub kinds: Vec<crate::ledger::StatementKind>,
+    /// Replace territories by these groups in the key.
+    pub territory_groups: Option<TerritoryGroups>,
+}
+
+/// Territory code → group name, and the group of every other territory.
+#[derive(Debug, Clone, Default)]
+pub struct TerritoryGroups {
+    pub of: std::collections::HashMap<String, String>,
+    pub default: String,
 }
 
 /// A file that could not be read at all.
@@ -118,9 +148,73 @@ fn read_limited(mut reader: impl Read, compressed: u64, what: &str) -> Result<Ve
     Ok(buf)
 }
 
+/// Past 64 MiB of output, a decompressing reader fails when it expands more than 100:1.
+struct RatioGuard<R> {
+    inner: R,
+    compressed: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > RATIO_CHECK_BYTES && self.read > self.compressed.max(1).saturating_mul(MAX_RATIO) {
+            return Err(std::io::Error::other(format!(
+                "gzip data expands more than {MAX_RATIO} times its compressed size ({} bytes to over {} MiB); refusing it (possible zip bomb)",
+                self.compressed,
+                self.read >> 20
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// Whether a file goes to the streaming importer: a large delimited text file, plain or gzip.
+pub fn streams(path: &Path, opts: &ImportOptions) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let inner = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
+    let workbook = extension(inner).is_some_and(|x| matches!(x.as_str(), "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "zip"));
+    !workbook && std::fs::metadata(path).is_ok_and(|m| m.len() >= opts.stream_over)
+}
+
+/// Stream a large file; `None` when the streaming importer declines it.
+fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileImport>, FileError>> {
+    let display = path.display().to_string();
+    let fail = |message: String| FileError { file: display.clone(), message };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Some(Err(fail(e.to_string()))),
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut magic = [0u8; 4];
+    let n = stream::read_prefix(&mut file, &mut magic).unwrap_or(0);
+    let magic = &magic[..n];
+    if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let rest = std::io::Cursor::new(magic.to_vec()).chain(file);
+    let result = if magic.starts_with(&[0x1f, 0x8b]) {
+        let reader = RatioGuard { inner: flate2::read::MultiGzDecoder::new(rest), compressed: size, read: 0 };
+        stream::import_streaming(&display, reader, opts)
+    } else {
+        stream::import_streaming(&display, rest, opts)
+    };
+    match result {
+        Ok(f) => Some(Ok(vec![f])),
+        Err(stream::Declined::NotStreamable) => None,
+        Err(stream::Declined::Error(e)) => Some(Err(fail(e))),
+    }
+}
+
 /// Import one file from disk (an archive may hold several statements).
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Vec<FileImport>, FileError> {
     let display = path.display().to_string();
+    if streams(path, opts)
+        && let Some(result) = import_streamed(path, opts)
+    {
+        return result;
+    }
     let bytes = std::fs::read(path).map_err(|e| FileError { file: display.clone(), message: e.to_string() })?;
     import_bytes(&display, bytes, opts)
 }
@@ -329,7 +423,7 @@ pub fn import_paths(paths: &[PathBuf], opts: &ImportOptions) -> (Vec<FileImport>
 }
 
 /// Multi-part DSR reports (`1of2`, `2of2`): note any part missing from the import.
-fn check_dsr_parts(imports: &mut [FileImport]) {
+pub fn check_dsr_parts(imports: &mut [FileImport]) {
     use std::collections::{BTreeMap, BTreeSet};
     let mut parts: BTreeMap<String, (u32, BTreeSet<u32>)> = BTreeMap::new();
     for f in imports.iter().filter(|f| f.format == "dsrf") {

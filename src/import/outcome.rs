@@ -134,8 +134,13 @@ impl FileImport {
         out
     }
 
+    /// Source rows that became ledger lines (a rolled-up line counts all its rows).
+    pub fn rows_imported(&self) -> u64 {
+        self.lines.iter().map(|l| l.rows).sum()
+    }
+
     /// rows_read == imported + rejected + non-data.
     pub fn rows_balance(&self) -> bool {
-        self.rows_read == (self.lines.len() + self.rejects.len() + self.nondata.len()) as u64
+        self.rows_read == self.rows_imported() + (self.rejects.len() + self.nondata.len()) as u64
     }
 }

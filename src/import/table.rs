@@ -373,6 +373,11 @@ impl RowReader<'_> {
             None => Ok(None),
             Some(Cell::Number(d)) => Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d })),
             Some(Cell::Text(t)) => {
+                // Plainly written numbers (the bulk of large files) skip the general parser.
+                let sep = if self.profile.number_format.decimal == ',' { b',' } else { b'.' };
+                if let Some(d) = super::stream::plain_decimal(t.as_bytes(), sep) {
+                    return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
+                }
                 let has_percent = t.trim_end().ends_with('%');
                 let d = parse_decimal(&t, self.profile.number_format).map_err(|e| self.err(field, e))?;
                 Ok(Some(if has_percent || percent_field { d / Decimal::ONE_HUNDRED } else { d }))

@@ -155,6 +155,12 @@ pub struct LedgerLine {
     pub reference: Option<String>,
     pub description: Option<String>,
     pub flags: Vec<LineFlag>,
+    /// Source rows this line stands for: 1, or more for sales rows rolled up by the
+    /// streaming importer (their money fields are the sums; `source` is the first row).
+    pub rows: u64,
+    /// The contract territory group, when rolled-up sales rows of several territories of
+    /// one group were kept as one line (`territory` is then empty).
+    pub territory_group: Option<String>,
 }
 
 impl LedgerLine {
@@ -209,6 +215,8 @@ impl LedgerLine {
             reference: None,
             description: None,
             flags: Vec::new(),
+            rows: 1,
+            territory_group: None,
         }
     }
 }

@@ -217,7 +217,7 @@ pub fn to_json(a: &Audit, files: &[FileImport]) -> Value {
             "file": f.file,
             "profile": f.profile,
             "rows_read": f.rows_read,
-            "rows_imported": f.lines.len(),
+            "rows_imported": f.rows_imported(),
             "rows_rejected": f.rejects.len(),
             "rows_nondata": f.nondata.len(),
             "control_totals_ok": f.control_totals_ok(),

@@ -76,7 +76,7 @@ pub fn file_json(f: &FileImport) -> Value {
         "encoding": f.encoding,
         "delimiter": f.delimiter,
         "rows_read": f.rows_read,
-        "rows_imported": f.lines.len(),
+        "rows_imported": f.rows_imported(),
         "rows_rejected": f.rejects.len(),
         "rows_nondata": f.nondata.len(),
         "rows_balance": f.rows_balance(),
@@ -162,7 +162,7 @@ pub fn write_import_table(out: &mut dyn Write, files: &[FileImport], errors: &[F
             TCell::new(&f.file),
             TCell::new(&f.profile),
             TCell::new(f.rows_read),
-            TCell::new(f.lines.len()),
+            TCell::new(f.rows_imported()),
             TCell::new(f.rejects.len()),
             TCell::new(f.nondata.len()),
             TCell::new(totals_text(f)),
@@ -179,7 +179,7 @@ pub fn write_import_table(out: &mut dyn Write, files: &[FileImport], errors: &[F
         }
     }
     let read: u64 = files.iter().map(|f| f.rows_read).sum();
-    let imported: usize = files.iter().map(|f| f.lines.len()).sum();
+    let imported: u64 = files.iter().map(|f| f.rows_imported()).sum();
     let rejected: usize = files.iter().map(|f| f.rejects.len()).sum();
     let nondata: usize = files.iter().map(|f| f.nondata.len()).sum();
     let balanced = files.iter().all(FileImport::rows_balance);

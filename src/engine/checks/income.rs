@@ -47,6 +47,8 @@ struct LabelGroup {
     src_net: Decimal,
     src_expected: Decimal,
     src_refs: Vec<SourceRef>,
+    /// Source rows behind `src_refs` (more than its length when lines were rolled up).
+    src_rows: u64,
     label_refs: Vec<SourceRef>,
 }
 
@@ -69,7 +71,7 @@ fn expected_of(ctx: &Ctx, l: &LedgerLine, net: Decimal) -> Option<(Decimal, Stri
     let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
     let ti = c.term_for(l.income_type, cfg.as_deref(), None, None, date)?;
     let term = c.terms.royalties[ti].get_ref();
-    let group = c.territory_group(l.territory.as_ref());
+    let group = c.line_territory_group(l);
     let factor = c.factor(term, &group)?;
     let rate = pct(term.rate);
     let price = if term.base == Base::NetReceipts {
@@ -154,8 +156,9 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         };
         let month = Period::month(chrono::Datelike::year(&sp.start), chrono::Datelike::month(&sp.start)).unwrap_or(sp);
+        // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
         let dup = (l.store.clone(), l.territory.clone(), l.isrc.clone(), l.upc.clone(), sp, l.sale_type.clone(), l.units, l.net, l.offering.clone());
-        if !seen.insert(dup) {
+        if l.rows == 1 && !seen.insert(dup) {
             continue;
         }
         let raw = l.net.unwrap_or_default();
@@ -228,6 +231,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             grp.src_net += s.net;
             grp.src_expected += s.expected;
             grp.src_refs.push(s.line.source.clone());
+            grp.src_rows += s.line.rows;
             continue;
         }
         let window_end = Ctx::months_after(s.month.end, ctx.lag_months);
@@ -261,7 +265,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.royalty_effect = expected;
         f.account_effect = expected;
         f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
-        f.trail = items.iter().map(|s| format!("{} row {}: {} {}", s.line.source.file, s.line.source.row, s.month, s.how)).collect();
+        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how)).collect();
         f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
         let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
         f.explanation = match rule {
@@ -283,6 +287,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.evidence = pending;
         out.push(f);
     }
+    let source_by_ref: std::collections::HashMap<&SourceRef, &LedgerLine> = sources.iter().map(|s| (&s.line.source, s.line)).collect();
     for ((k, sp), grp) in &groups {
         if grp.src_refs.is_empty() {
             continue;
@@ -313,7 +318,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.expected = Some(grp.src_expected);
             out.push(f);
         }
-        let first_source = sources.iter().find(|s| grp.src_refs.first() == Some(&s.line.source)).map(|s| s.line);
+        let first_source = grp.src_refs.first().and_then(|r| source_by_ref.get(r)).copied();
         let tol = ctx.tol(grp.src_net);
         let short_net = grp.net.map(|n| grp.src_net - n);
         let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
@@ -328,7 +333,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.account_effect = claim;
             f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).cloned().collect();
             f.explanation = what;
-            f.trail.push(format!("sales data: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
+            let rows = if grp.src_rows > grp.src_refs.len() as u64 { format!(" ({} rows, rolled up in {} lines)", grp.src_rows, grp.src_refs.len()) } else { String::new() };
+            f.trail.push(format!("sales data{rows}: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
             f.trail.push(format!("label statement: {} units, receipts {}", grp.units.normalize(), grp.net.map(|n| n.normalize().to_string()).unwrap_or_else(|| "not shown".into())));
             f.trail.push(format!("claim = {}", claim.normalize()));
             f.clause = first_source.map(|l| term_clause_for(ctx, l)).unwrap_or_default();
@@ -359,6 +365,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     data_gaps(ctx, &sources, out);
     dormant(ctx, &label, &sources, out);
+}
+
+/// " and N more rows" for a rolled-up line.
+fn more_rows(l: &LedgerLine) -> String {
+    if l.rows > 1 { format!(" and {} more row(s) of the same key", l.rows - 1) } else { String::new() }
 }
 
 fn term_clause_for(ctx: &Ctx, l: &LedgerLine) -> String {

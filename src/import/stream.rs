@@ -1,0 +1,837 @@
+//! Streaming import of large delimited files: bounded memory and both cores.
+//!
+//! A file is read in chunks of text cut at line ends outside quotes; worker threads read
+//! the chunks with the same row reader as the in-memory path ([`visit_text`] and
+//! [`SheetReader`]), so rows are numbered, classified, parsed and rejected exactly as there.
+//!
+//! Sales files (distributor and DSP reports, the data an audit checks the label against)
+//! are **rolled up** as they are read: income rows that agree on every field but the money
+//! and quantity fields and the descriptive texts (title, artist, release title,
+//! description, reference) become one ledger line whose money fields are the exact sums
+//! and whose `rows` says how many source rows it holds; its `source` is the first of them.
+//! With [`RollUp::territory_groups`] the territory is replaced by the contract's territory
+//! group (when the label's statements do not report territories, that is all an audit can
+//! match on). Memory then grows with the number of distinct keys, not with the file.
+//! Everything else (rejects, non-data rows, other line kinds) is kept row by row.
+//!
+//! The first row of each key is read by the full row reader. Later rows with the same raw
+//! key only have their money fields read, by a plain-number parser; any row that is not
+//! plain (a number with separators or symbols, a possible total or skip label, a row wider
+//! than the header, the cut last line…) goes through the full reader, so a rolled-up line
+//! is always the sum of what the in-memory path would have produced (a property test checks
+//! this).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::Read;
+use std::sync::{Mutex, mpsc};
+
+use encoding_rs::Encoding;
+use rust_decimal::Decimal;
+
+use super::delimited::{TextRow, sniff_delimiter, visit_text};
+use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
+use super::outcome::{FileImport, NonData, Reject};
+use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
+use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
+use crate::ledger::{Currency, LedgerLine, LineFlag, LineKind, StatementKind, Territory};
+
+/// Text handed to a worker at a time (cut at the next line end outside quotes).
+const CHUNK_BYTES: usize = 4 << 20;
+/// A quoted field this long without a closing quote means a damaged file.
+const MAX_PENDING_BYTES: usize = 256 << 20;
+
+/// Fields summed when rows are rolled up.
+const ADDITIVE: [&str; 9] = ["units", "free_units", "gross", "fees", "taxes", "net", "royalty", "amount", "original_amount"];
+/// Fields whose first value is kept when rows are rolled up.
+const DESCRIPTIVE: [&str; 5] = ["title", "release_title", "artist", "description", "reference"];
+
+/// Why the streaming path declined a file (the in-memory path reads it instead).
+#[derive(Debug)]
+pub enum Declined {
+    /// Not a delimited table this path reads (DSR flat file, old Mac line ends…).
+    NotStreamable,
+    Error(String),
+}
+
+impl From<String> for Declined {
+    fn from(e: String) -> Self {
+        Declined::Error(e)
+    }
+}
+
+/// Sums of control-column figures by (currency, column); `usize::MAX` marks a currency seen.
+#[derive(Debug, Clone, Default)]
+struct FigureSums(Vec<(Option<Currency>, usize, Decimal)>);
+
+impl FigureSums {
+    fn add(&mut self, currency: Option<Currency>, column: usize, v: Decimal) {
+        match self.0.iter_mut().find(|(c, k, _)| *c == currency && *k == column) {
+            Some(e) => e.2 += v,
+            None => self.0.push((currency, column, v)),
+        }
+    }
+
+    fn add_row(&mut self, f: &RowFigures) {
+        self.add(f.currency, usize::MAX, Decimal::ZERO);
+        for (col, v) in &f.by_column {
+            self.add(f.currency, *col, *v);
+        }
+    }
+
+    fn plus(&self, other: &FigureSums) -> FigureSums {
+        let mut out = self.clone();
+        for (c, k, v) in &other.0 {
+            out.add(*c, *k, *v);
+        }
+        out
+    }
+
+    fn minus(&self, other: &FigureSums) -> FigureSums {
+        let mut out = self.clone();
+        for (c, k, v) in &other.0 {
+            out.add(*c, *k, -*v);
+        }
+        out
+    }
+
+    /// As row figures, one per currency, for [`check_totals`].
+    fn as_rows(&self) -> Vec<RowFigures> {
+        let mut out: Vec<RowFigures> = Vec::new();
+        for (c, k, v) in &self.0 {
+            let i = match out.iter().position(|f| f.currency == *c) {
+                Some(i) => i,
+                None => {
+                    out.push(RowFigures { currency: *c, by_column: Vec::new() });
+                    out.len() - 1
+                }
+            };
+            if *k != usize::MAX {
+                out[i].by_column.push((*k, *v));
+            }
+        }
+        out
+    }
+}
+
+/// A total or subtotal row met in a chunk, with the figures of the chunk's rows before it.
+struct TotalRow {
+    row: Row,
+    is_total: bool,
+    before: FigureSums,
+}
+
+/// What one chunk produced besides rolled-up lines.
+#[derive(Default)]
+struct ChunkOut {
+    rows_read: u64,
+    lines: Vec<LedgerLine>,
+    rejects: Vec<Reject>,
+    nondata: Vec<NonData>,
+    notes: Vec<String>,
+    totals: Vec<TotalRow>,
+    figures: FigureSums,
+}
+
+/// What the workers share about the file.
+struct Plan<'a> {
+    reader: SheetReader<'a>,
+    header_line: u64,
+    delimiter: u8,
+    roll: Option<Roll<'a>>,
+}
+
+/// How rows are rolled up.
+struct Roll<'a> {
+    /// Columns whose raw text is part of the key.
+    key_columns: Vec<usize>,
+    /// The territory column, replaced in the key by its group.
+    territory: Option<(usize, &'a super::TerritoryGroups)>,
+    /// (field index in [`ADDITIVE`], column).
+    additive: Vec<(usize, usize)>,
+    /// Additive fields an empty cell cannot simply leave out (required, or with a constant).
+    additive_strict: Vec<bool>,
+    /// Descriptive columns that must not be empty.
+    required_descriptive: Vec<usize>,
+    /// Control columns: (column, index into `additive`).
+    controls: Vec<(usize, usize)>,
+    decimal: u8,
+    /// The profile gives a territory for rows without one.
+    territory_constant: bool,
+    shards: Vec<Mutex<HashMap<Box<[u8]>, Acc>>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// A rolled-up line being summed.
+struct Acc {
+    line: LedgerLine,
+    /// A key column of this key looks like a total/skip label, or every key cell equals its
+    /// header: its rows always take the full reader.
+    careful: bool,
+}
+
+fn add_opt(a: &mut Option<Decimal>, b: Option<Decimal>) {
+    if let Some(b) = b {
+        *a = Some(a.unwrap_or(Decimal::ZERO) + b);
+    }
+}
+
+fn additive_values(l: &LedgerLine) -> [Option<Decimal>; 9] {
+    [l.units, l.free_units, l.gross, l.fees, l.taxes, l.net, l.royalty, l.amount, l.original_amount]
+}
+
+fn add_values(l: &mut LedgerLine, v: &[Option<Decimal>; 9]) {
+    add_opt(&mut l.units, v[0]);
+    add_opt(&mut l.free_units, v[1]);
+    add_opt(&mut l.gross, v[2]);
+    add_opt(&mut l.fees, v[3]);
+    add_opt(&mut l.taxes, v[4]);
+    add_opt(&mut l.net, v[5]);
+    add_opt(&mut l.royalty, v[6]);
+    add_opt(&mut l.amount, v[7]);
+    add_opt(&mut l.original_amount, v[8]);
+}
+
+/// A number written plainly (`-123.4500`, with the profile's decimal separator): the value
+/// [`super::cells::parse_decimal`] gives it. `None` for anything else (the full reader decides).
+pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: i128 = 0;
+    let mut scale: Option<u32> = None;
+    let mut count = 0u32;
+    for &b in digits {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + i128::from(b - b'0');
+            count += 1;
+            if let Some(s) = scale.as_mut() {
+                *s += 1;
+            }
+        } else if b == decimal && scale.is_none() {
+            scale = Some(0);
+        } else {
+            return None;
+        }
+    }
+    // "1." and ".5" and "-" are left to the full reader; 28 digits always fit exactly.
+    if count == 0 || count > 28 || scale == Some(0) || digits.first() == Some(&decimal) {
+        return None;
+    }
+    let mut d = Decimal::try_from_i128_with_scale(mantissa, scale.unwrap_or(0)).ok()?;
+    if negative {
+        d.set_sign_negative(true);
+    }
+    Some(d)
+}
+
+impl Roll<'_> {
+    fn shard(&self, key: &[u8]) -> usize {
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        (h.finish() as usize) % self.shards.len()
+    }
+
+    /// The raw key of a record. `None` when the territory is not one that groups plainly.
+    fn key(&self, record: &csv::StringRecord, out: &mut Vec<u8>, territories: &mut HashMap<String, Option<String>>) -> Option<()> {
+        out.clear();
+        for &c in &self.key_columns {
+            out.extend_from_slice(record.get(c).unwrap_or("").as_bytes());
+            out.push(0x1f);
+        }
+        if let Some((c, groups)) = self.territory {
+            let text = record.get(c).unwrap_or("").trim();
+            if !territories.contains_key(text) {
+                let group = if text.is_empty() {
+                    (!self.territory_constant).then(|| groups.group(None).to_string())
+                } else {
+                    Territory::parse(text).map(|t| groups.group(Some(&t)).to_string())
+                };
+                territories.insert(text.to_string(), group);
+            }
+            out.extend_from_slice(territories.get(text)?.as_ref()?.as_bytes());
+        }
+        Some(())
+    }
+
+    /// The key of a line read by the full reader (the same recipe, from the record's cells).
+    fn key_of_row(&self, row: &Row, line: &LedgerLine, out: &mut Vec<u8>) {
+        out.clear();
+        for &c in &self.key_columns {
+            if let Cell::Text(t) = row.cell(c) {
+                out.extend_from_slice(t.as_bytes());
+            }
+            out.push(0x1f);
+        }
+        if let Some((_, groups)) = self.territory {
+            match line.flags.iter().find_map(|f| if let LineFlag::UnknownTerritory(t) = f { Some(t) } else { None }) {
+                // Unknown territories keep their text, so each stays visible on its own line.
+                Some(t) => {
+                    out.push(b'?');
+                    out.extend_from_slice(t.as_bytes());
+                }
+                None => out.extend_from_slice(groups.group(line.territory.as_ref()).as_bytes()),
+            }
+        }
+    }
+}
+
+impl super::TerritoryGroups {
+    pub fn group(&self, t: Option<&Territory>) -> &str {
+        t.and_then(|t| self.of.get(t.code())).map(String::as_str).unwrap_or(&self.default)
+    }
+}
+
+impl Plan<'_> {
+    /// Read one chunk of text whose first line is `first_line`.
+    fn chunk(&self, text: &str, first_line: u64) -> Result<ChunkOut, String> {
+        let mut out = ChunkOut::default();
+        let mut key = Vec::new();
+        let mut values: [Option<Decimal>; 9] = [None; 9];
+        let mut territories = HashMap::new();
+        visit_text(text, self.delimiter, first_line, |row| {
+            out.rows_read += 1;
+            let number = match &row {
+                TextRow::Blank(n) => *n,
+                TextRow::Record { number, .. } => *number,
+            };
+            if number <= self.header_line {
+                let reason = if number < self.header_line { "preamble" } else { "header" };
+                out.nondata.push(NonData { source: self.reader.source(number), reason: reason.into() });
+                return;
+            }
+            let (record, unterminated) = match row {
+                TextRow::Blank(_) => {
+                    out.nondata.push(NonData { source: self.reader.source(number), reason: "blank row".into() });
+                    return;
+                }
+                TextRow::Record { record, unterminated, .. } => (record, unterminated),
+            };
+            if let Some(roll) = &self.roll
+                && unterminated.is_none()
+                && self.fast(roll, record, number, &mut key, &mut values, &mut territories, &mut out.figures)
+            {
+                return;
+            }
+            let row = Row { number, cells: record.iter().map(Cell::text).collect(), unterminated };
+            self.slow(&row, &mut key, &mut out);
+        })?;
+        Ok(out)
+    }
+
+    /// Add a plain row to its rolled-up line. `false` when the row needs the full reader.
+    #[allow(clippy::too_many_arguments)]
+    fn fast(
+        &self,
+        roll: &Roll<'_>,
+        record: &csv::StringRecord,
+        number: u64,
+        key: &mut Vec<u8>,
+        values: &mut [Option<Decimal>; 9],
+        territories: &mut HashMap<String, Option<String>>,
+        figures: &mut FigureSums,
+    ) -> bool {
+        if record.len() > self.reader.header_width || record.as_byte_record().as_slice().len() > MAX_CELL_BYTES {
+            return false;
+        }
+        // Cells that would classify the row (first three non-empty ones) and a lone cell.
+        let mut non_empty = 0;
+        for (i, f) in record.iter().enumerate() {
+            let t = f.trim();
+            if t.is_empty() {
+                continue;
+            }
+            non_empty += 1;
+            if non_empty <= 3 && !roll.key_columns.contains(&i) && self.reader.is_row_label(t) {
+                return false;
+            }
+            if non_empty >= 3 {
+                break;
+            }
+        }
+        if non_empty < 2 {
+            return false;
+        }
+        for (k, (field, col)) in roll.additive.iter().enumerate() {
+            let text = record.get(*col).unwrap_or("");
+            values[*field] = if text.is_empty() {
+                if roll.additive_strict[k] {
+                    return false;
+                }
+                None
+            } else {
+                match plain_decimal(text.as_bytes(), roll.decimal) {
+                    Some(d) => Some(d),
+                    None => return false,
+                }
+            };
+        }
+        if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| t.trim().is_empty())) {
+            return false;
+        }
+        if roll.key(record, key, territories).is_none() {
+            return false;
+        }
+        let shard = roll.shard(key);
+        let Ok(mut map) = roll.shards[shard].lock() else { return false };
+        let Some(acc) = map.get_mut(&key[..]) else { return false };
+        if acc.careful || number < acc.line.source.row {
+            return false;
+        }
+        add_values(&mut acc.line, values);
+        acc.line.rows += 1;
+        let currency = Some(acc.line.currency);
+        drop(map);
+        figures.add(currency, usize::MAX, Decimal::ZERO);
+        for (col, k) in &roll.controls {
+            if let Some(v) = values[roll.additive[*k].0] {
+                figures.add(currency, *col, v);
+            }
+        }
+        true
+    }
+
+    /// Read a row with the full reader; roll its line up when it is a sales income line.
+    fn slow(&self, row: &Row, key: &mut Vec<u8>, out: &mut ChunkOut) {
+        let source = self.reader.source(row.number);
+        match self.reader.read(row) {
+            RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
+            RowOutcome::Total(is_total) => {
+                out.totals.push(TotalRow { row: row.clone(), is_total, before: out.figures.clone() });
+                let reason = if is_total { "total row" } else { "subtotal row" };
+                out.nondata.push(NonData { source, reason: reason.into() });
+            }
+            RowOutcome::Data(result, figures) => {
+                out.figures.add_row(&figures);
+                match *result {
+                    Err(reject) => out.rejects.push(reject),
+                    Ok(line) => {
+                        if line.flags.contains(&LineFlag::NoLineTerminator) {
+                            out.notes.push(format!(
+                                "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",
+                                row.number
+                            ));
+                        }
+                        match &self.roll {
+                            Some(roll) if line.line_kind == LineKind::Income && !line.flags.contains(&LineFlag::NoLineTerminator) => {
+                                self.roll_up(roll, row, line, key)
+                            }
+                            _ => out.lines.push(line),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn roll_up(&self, roll: &Roll<'_>, row: &Row, mut line: LedgerLine, key: &mut Vec<u8>) {
+        roll.key_of_row(row, &line, key);
+        if let Some((_, groups)) = roll.territory
+            && !line.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_)))
+        {
+            line.territory_group = Some(groups.group(line.territory.as_ref()).to_string());
+            line.territory = None;
+        }
+        // Rows of this key always take the full reader when a key cell looks like a total or
+        // skip label, or when every key cell equals its header (a repeated header could match).
+        let careful = roll.key_columns.iter().any(|c| {
+            let t = row.cell(*c).display();
+            !t.is_empty() && self.reader.is_row_label(&t)
+        }) || roll.key_columns.iter().all(|c| self.reader.header_text(*c) == Some(row.cell(*c).display().to_lowercase().as_str()));
+        let shard = roll.shard(key);
+        let mut map = match roll.shards[shard].lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match map.get_mut(&key[..]) {
+            None => {
+                map.insert(key.clone().into_boxed_slice(), Acc { line, careful });
+            }
+            Some(acc) => {
+                let v = additive_values(&line);
+                if line.source.row < acc.line.source.row {
+                    // The first row of the key describes the line (rows may arrive out of order).
+                    let sums = additive_values(&acc.line);
+                    let rows = acc.line.rows;
+                    acc.line = line;
+                    add_values(&mut acc.line, &sums);
+                    acc.line.rows += rows;
+                } else {
+                    add_values(&mut acc.line, &v);
+                    acc.line.rows += 1;
+                }
+                acc.careful |= careful;
+            }
+        }
+    }
+}
+
+/// Sniff a text file's encoding from its first bytes: the encoding and the BOM length.
+fn sniff_encoding(first: &[u8], at_end: bool) -> (&'static Encoding, usize) {
+    if let Some((enc, bom)) = Encoding::for_bom(first) {
+        return (enc, bom);
+    }
+    if let Some(enc) = super::decode::utf16_without_bom(first) {
+        return (enc, 0);
+    }
+    match std::str::from_utf8(first) {
+        Ok(_) => (encoding_rs::UTF_8, 0),
+        // A character cut at the end of the sample is not an error.
+        Err(e) if e.error_len().is_none() && !at_end => (encoding_rs::UTF_8, 0),
+        Err(_) => (encoding_rs::WINDOWS_1252, 0),
+    }
+}
+
+/// Position after the last line end outside double quotes in `text[from..]`, given that
+/// `from` is outside quotes; `None` when there is none.
+fn cut_point(text: &str) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut last = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', text.as_bytes()) {
+        if text.as_bytes()[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            last = Some(i + 1);
+        }
+    }
+    last
+}
+
+/// A streaming text decoder over a reader.
+struct TextSource<R: Read> {
+    reader: R,
+    decoder: encoding_rs::Decoder,
+    raw: Vec<u8>,
+    done: bool,
+    inner_boms: usize,
+}
+
+impl<R: Read> TextSource<R> {
+    /// Decode more text onto `into`; false at the end of the input.
+    fn more(&mut self, into: &mut String) -> Result<bool, String> {
+        if self.done {
+            return Ok(false);
+        }
+        let n = read_full(&mut self.reader, &mut self.raw).map_err(|e| e.to_string())?;
+        let last = n < self.raw.len();
+        let start = into.len();
+        into.reserve(self.decoder.max_utf8_buffer_length(n).unwrap_or(n * 3));
+        let (_result, _read, _had_errors) = self.decoder.decode_to_string(&self.raw[..n], into, last);
+        if into[start..].contains('\u{feff}') {
+            let tail: String = into[start..].chars().filter(|c| *c != '\u{feff}').collect();
+            self.inner_boms += into[start..].matches('\u{feff}').count();
+            into.truncate(start);
+            into.push_str(&tail);
+        }
+        self.done = last;
+        Ok(true)
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Read up to `buf.len()` bytes (fewer only at the end of the input).
+pub fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    read_full(r, buf)
+}
+
+/// Import a delimited file by streaming it from `input`; `name` is used for messages and
+/// source references (and, without a `.gz` suffix, to match profiles by file name).
+pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOptions) -> Result<FileImport, Declined> {
+    let mut first = vec![0u8; 1 << 20];
+    let n = read_full(&mut input, &mut first).map_err(|e| e.to_string())?;
+    first.truncate(n);
+    let rest = input;
+    let (encoding, bom) = sniff_encoding(&first, n < (1 << 20));
+    let mut source = TextSource {
+        reader: std::io::Cursor::new(first).chain(rest),
+        decoder: encoding.new_decoder_without_bom_handling(),
+        raw: vec![0u8; 1 << 20],
+        done: false,
+        inner_boms: 0,
+    };
+    // Skip the BOM.
+    {
+        let mut bom_bytes = vec![0u8; bom];
+        read_full(&mut source.reader, &mut bom_bytes).map_err(|e| e.to_string())?;
+    }
+    let mut pending = String::new();
+    while pending.len() < CHUNK_BYTES && source.more(&mut pending)? {}
+    if pending.contains('\r') && !pending.contains('\n') {
+        return Err(Declined::NotStreamable);
+    }
+    if super::dsrf::looks_like_dsrf(&pending) {
+        return Err(Declined::NotStreamable);
+    }
+    // Header and profile from the first chunk.
+    let delimiter = sniff_delimiter(&pending);
+    let head_end = cut_point(&pending).unwrap_or(pending.len());
+    let head = super::delimited::read_text(&pending[..head_end], Some(delimiter))?;
+    let grid = Grid { sheets: vec![head], hidden_sheets: Vec::new(), encoding: Some(encoding.name()), delimiter: Some(delimiter), notes: Vec::new() };
+    let inner_name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
+    let base_name = std::path::Path::new(inner_name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+    let profile: &Profile = match &opts.profile {
+        Some(p) => opts.profiles.iter().find(|q| q.name == *p).ok_or_else(|| format!("unknown profile '{p}' (see `royalty-audit profiles`)"))?,
+        None => {
+            if opts.profiles.iter().any(|p| p.reader == ReaderKind::Dsrf && p.file_name.as_ref().is_some_and(|re| re.is_match(base_name))) {
+                return Err(Declined::NotStreamable);
+            }
+            detect_profile(inner_name, &grid, &opts.profiles)?
+        }
+    };
+    if profile.reader == ReaderKind::Dsrf {
+        return Err(Declined::NotStreamable);
+    }
+    let sheet = &grid.sheets[0];
+    let Some((at, map)) = find_header(sheet, profile) else {
+        return Err(Declined::Error(format!("no {} header row in the first {} rows", profile.name, profile.header_search_rows)));
+    };
+    let header_row = sheet.rows[at].clone();
+    let roll = opts
+        .roll_up
+        .as_ref()
+        .filter(|r| r.kinds.contains(&profile.statement_kind))
+        .map(|r| plan_roll(profile, &map, r));
+    let plan = Plan {
+        reader: SheetReader::new(name, None, false, profile, &header_row, &map),
+        header_line: header_row.number,
+        delimiter,
+        roll,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, String)>(threads * 2);
+    let chunk_rx = Mutex::new(chunk_rx);
+    let (out_tx, out_rx) = mpsc::channel::<(usize, Result<ChunkOut, String>)>();
+    let produced: Result<(), String> = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let out_tx = out_tx.clone();
+            let (chunk_rx, plan) = (&chunk_rx, &plan);
+            scope.spawn(move || {
+                loop {
+                    let next = match chunk_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((index, first_line, text)) = next else { return };
+                    if out_tx.send((index, plan.chunk(&text, first_line))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        // Cut the text into chunks at line ends outside quotes.
+        let mut index = 0usize;
+        let mut first_line = 1u64;
+        loop {
+            while pending.len() < CHUNK_BYTES && source.more(&mut pending)? {}
+            if pending.is_empty() {
+                break;
+            }
+            let text = if source.done {
+                std::mem::take(&mut pending)
+            } else {
+                match cut_point(&pending) {
+                    Some(cut) => split_off_front(&mut pending, cut),
+                    None if pending.len() > MAX_PENDING_BYTES => {
+                        return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
+                    }
+                    None => {
+                        source.more(&mut pending)?;
+                        continue;
+                    }
+                }
+            };
+            let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64;
+            if chunk_tx.send((index, first_line, text)).is_err() {
+                break;
+            }
+            index += 1;
+            first_line += lines;
+        }
+        drop(chunk_tx);
+        Ok(())
+    });
+    produced?;
+    let mut chunks: Vec<(usize, Result<ChunkOut, String>)> = out_rx.into_iter().collect();
+    chunks.sort_by_key(|(i, _)| *i);
+    let format = match delimiter {
+        b'\t' => "tsv",
+        b';' => "csv;",
+        b'|' => "psv",
+        _ => "csv",
+    };
+    let mut out = FileImport {
+        file: name.to_string(),
+        profile: profile.name.clone(),
+        format: format.to_string(),
+        encoding: Some(encoding.name().to_string()),
+        delimiter: Some((delimiter as char).to_string()),
+        columns: map.mappings(),
+        ..Default::default()
+    };
+    if source.inner_boms > 0 {
+        out.notes.push(format!("{} byte-order mark(s) inside the file removed (concatenated exports)", source.inner_boms));
+    }
+    let mut before = FigureSums::default();
+    let mut last_subtotal = FigureSums::default();
+    for (_, chunk) in chunks {
+        let chunk = chunk?;
+        out.rows_read += chunk.rows_read;
+        out.lines.extend(chunk.lines);
+        out.rejects.extend(chunk.rejects);
+        out.nondata.extend(chunk.nondata);
+        out.notes.extend(chunk.notes);
+        for t in &chunk.totals {
+            let upto = before.plus(&t.before);
+            let covered = if t.is_total { upto.as_rows() } else { upto.minus(&last_subtotal).as_rows() };
+            check_totals(&plan.reader, &t.row, &covered, &mut out.controls);
+            if !t.is_total {
+                last_subtotal = upto;
+            }
+        }
+        before = before.plus(&chunk.figures);
+    }
+    if let Some(roll) = plan.roll {
+        let mut rolled: Vec<LedgerLine> = roll
+            .shards
+            .into_iter()
+            .flat_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).into_values().map(|a| a.line))
+            .collect();
+        rolled.sort_by_key(|l| l.source.row);
+        let rows: u64 = rolled.iter().map(|l| l.rows).sum();
+        if rows > rolled.len() as u64 {
+            out.notes.push(format!("{rows} sales rows rolled up into {} ledger lines (one per key; `rows` counts them)", rolled.len()));
+        }
+        out.lines.extend(rolled);
+        out.lines.sort_by_key(|l| l.source.row);
+    }
+    out.rejects.sort_by_key(|r| r.source.row);
+    out.nondata.sort_by_key(|n| n.source.row);
+    if !out.rows_balance() {
+        out.notes.push("internal error: row accounting does not balance".into());
+    }
+    Ok(out)
+}
+
+fn split_off_front(s: &mut String, at: usize) -> String {
+    let rest = s.split_off(at);
+    std::mem::replace(s, rest)
+}
+
+fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> {
+    let mut key_columns = Vec::new();
+    let mut additive = Vec::new();
+    let mut additive_strict = Vec::new();
+    let mut required_descriptive = Vec::new();
+    let mut territory = None;
+    for (field, col, _) in &map.fields {
+        if let Some(k) = ADDITIVE.iter().position(|f| f == field) {
+            additive.push((k, *col));
+            additive_strict.push(profile.required.contains(field) || profile.constants.contains_key(field) || profile.percent_fields.contains(field));
+        } else if DESCRIPTIVE.contains(&field.as_str()) {
+            if profile.required.contains(field) {
+                required_descriptive.push(*col);
+            }
+        } else if field == "territory" && r.territory_groups.is_some() {
+            territory = r.territory_groups.as_ref().map(|g| (*col, g));
+        } else {
+            key_columns.push(*col);
+        }
+    }
+    let controls = profile
+        .control_fields
+        .iter()
+        .filter_map(|f| {
+            let col = map.get(f)?.0;
+            let k = additive.iter().position(|(_, c)| *c == col)?;
+            Some((col, k))
+        })
+        .collect::<Vec<_>>();
+    // A control field that is not summed cannot take the plain path: make it strict.
+    let all_controls_summed = profile.control_fields.iter().all(|f| map.get(f).is_none() || ADDITIVE.contains(&f.as_str()));
+    if !all_controls_summed {
+        additive_strict.iter_mut().for_each(|s| *s = true);
+        key_columns.clear();
+    }
+    let decimal = if profile.number_format.decimal == ',' { b',' } else { b'.' };
+    Roll {
+        key_columns,
+        territory,
+        additive,
+        additive_strict,
+        required_descriptive,
+        controls,
+        decimal,
+        territory_constant: profile.constants.contains_key("territory"),
+        shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
+        hasher: std::collections::hash_map::RandomState::new(),
+    }
+}
+
+/// The statement kind of a large file, from the profile its first rows fit (`None` when no
+/// profile fits or the file cannot be read; the import then says why).
+pub fn peek_kind(path: &std::path::Path, opts: &ImportOptions) -> Option<StatementKind> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut first = vec![0u8; 1 << 20];
+    let n = read_full(&mut file, &mut first).ok()?;
+    first.truncate(n);
+    if first.starts_with(&[0x1f, 0x8b]) {
+        let mut inner = vec![0u8; 1 << 20];
+        let n = read_full(&mut flate2::read::MultiGzDecoder::new(&first[..]), &mut inner).unwrap_or(0);
+        inner.truncate(n);
+        first = inner;
+    }
+    let (encoding, bom) = sniff_encoding(&first, false);
+    let (text, _) = encoding.decode_without_bom_handling(&first[bom.min(first.len())..]);
+    let text = &text[..cut_point(&text).unwrap_or(text.len())];
+    let sheet = super::delimited::read_text(text, None).ok()?;
+    let grid = Grid { sheets: vec![sheet], hidden_sheets: Vec::new(), encoding: None, delimiter: None, notes: Vec::new() };
+    let profile = match &opts.profile {
+        Some(p) => opts.profiles.iter().find(|q| q.name == *p)?,
+        None => detect_profile(&path.display().to_string(), &grid, &opts.profiles).ok()?,
+    };
+    Some(profile.statement_kind)
+}
+
+/// Which statement kinds roll up, for an audit of `audited`: the others' sales data.
+pub fn sales_kinds(audited: StatementKind) -> Vec<StatementKind> {
+    [StatementKind::Distributor, StatementKind::Dsp].into_iter().filter(|k| *k != audited).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::cells::{NumberFormat, parse_decimal};
+
+    #[test]
+    fn plain_decimals_agree_with_the_full_parser() {
+        for s in ["0", "12", "-3.5", "0.0000000001", "007", "123456789012345678.0123456789", "-0"] {
+            assert_eq!(plain_decimal(s.as_bytes(), b'.'), Some(parse_decimal(s, NumberFormat::default()).unwrap()), "{s}");
+        }
+        for s in ["", "-", "1.", ".5", "+1", "1,000", " 1", "1e5", "1.2.3", "$1", "12%"] {
+            assert_eq!(plain_decimal(s.as_bytes(), b'.'), None, "{s}");
+        }
+        assert_eq!(plain_decimal(b"1234,5", b','), Some(Decimal::new(12345, 1)));
+        assert_eq!(plain_decimal(b"1.234", b','), None);
+    }
+
+    #[test]
+    fn cut_points_skip_quoted_newlines() {
+        assert_eq!(cut_point("a,b\nc,\"d\ne\"\nf"), Some(12));
+        assert_eq!(cut_point("a,\"b\nc"), None);
+        assert_eq!(cut_point("abc"), None);
+    }
+}
