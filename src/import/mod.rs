@@ -39,6 +39,8 @@ pub struct ImportOptions {
     pub stream_over: u64,
     /// Roll sales rows up as they stream (audits); `None` keeps every row (imports).
     pub roll_up: Option<RollUp>,
+    /// Text handed to a streaming worker at a time.
+    pub chunk_bytes: usize,
 }
 
 /// Files from this size on are read by the streaming importer.
@@ -46,7 +48,7 @@ pub const DEFAULT_STREAM_OVER: u64 = 16 << 20;
 
 impl ImportOptions {
     pub fn new(profiles: Vec<Profile>, profile: Option<String>) -> Self {
-        ImportOptions { profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None }
+        ImportOptions { profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None, chunk_bytes: stream::CHUNK_BYTES }
     }
 }
 

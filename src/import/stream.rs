@@ -37,7 +37,7 @@ use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
 use crate::ledger::{Currency, LedgerLine, LineFlag, LineKind, StatementKind, Territory};
 
 /// Text handed to a worker at a time (cut at the next line end outside quotes).
-const CHUNK_BYTES: usize = 4 << 20;
+pub const CHUNK_BYTES: usize = 4 << 20;
 /// A quoted field this long without a closing quote means a damaged file.
 const MAX_PENDING_BYTES: usize = 256 << 20;
 
@@ -498,6 +498,20 @@ fn cut_point(text: &str) -> Option<usize> {
     last
 }
 
+/// Position after the first line end outside double quotes at or past `min` (the text
+/// starts outside quotes); `None` when there is none.
+fn cut_point_after(text: &str, min: usize) -> Option<usize> {
+    let mut in_quotes = false;
+    for i in memchr::memchr2_iter(b'"', b'\n', text.as_bytes()) {
+        if text.as_bytes()[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes && i + 1 >= min {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// A streaming text decoder over a reader.
 struct TextSource<R: Read> {
     reader: R,
@@ -568,7 +582,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         read_full(&mut source.reader, &mut bom_bytes).map_err(|e| e.to_string())?;
     }
     let mut pending = String::new();
-    while pending.len() < CHUNK_BYTES && source.more(&mut pending)? {}
+    while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
     if pending.contains('\r') && !pending.contains('\n') {
         return Err(Declined::NotStreamable);
     }
@@ -636,22 +650,19 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         let mut index = 0usize;
         let mut first_line = 1u64;
         loop {
-            while pending.len() < CHUNK_BYTES && source.more(&mut pending)? {}
+            while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
             if pending.is_empty() {
                 break;
             }
-            let text = if source.done {
-                std::mem::take(&mut pending)
-            } else {
-                match cut_point(&pending) {
-                    Some(cut) => split_off_front(&mut pending, cut),
-                    None if pending.len() > MAX_PENDING_BYTES => {
-                        return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
-                    }
-                    None => {
-                        source.more(&mut pending)?;
-                        continue;
-                    }
+            let text = match cut_point_after(&pending, opts.chunk_bytes) {
+                Some(cut) if cut < pending.len() || source.done => split_off_front(&mut pending, cut),
+                _ if source.done => std::mem::take(&mut pending),
+                None if pending.len() > MAX_PENDING_BYTES => {
+                    return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
+                }
+                _ => {
+                    source.more(&mut pending)?;
+                    continue;
                 }
             };
             let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64;
@@ -833,5 +844,7 @@ mod tests {
         assert_eq!(cut_point("a,b\nc,\"d\ne\"\nf"), Some(12));
         assert_eq!(cut_point("a,\"b\nc"), None);
         assert_eq!(cut_point("abc"), None);
+        assert_eq!(cut_point_after("a\nb\n\"c\nd\"\ne\n", 3), Some(4));
+        assert_eq!(cut_point_after("a\nb\n\"c\nd\"\ne\n", 5), Some(10));
     }
 }

@@ -1,0 +1,216 @@
+//! The streaming importer against the in-memory one, on generated sales files full of
+//! quirks (quoted newlines, blank lines, repeated headers, totals, bad numbers, thousands
+//! separators, unknown territories, wide rows, a cut last line), read in tiny chunks so that
+//! rows straddle chunk ends: same rows read, same rejects and non-data rows, same control
+//! checks; every row kept as is without roll-up, and with roll-up the same sums per key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proptest::prelude::*;
+use royalty_audit::import::{FileImport, ImportOptions, RollUp, TerritoryGroups, import_bytes, import_path, load_profiles};
+use royalty_audit::ledger::{LedgerLine, LineFlag, SourceRef, StatementKind};
+use rust_decimal::Decimal;
+
+const HEADER: &str = "Sales Period,Store,Offering,Territory,ISRC,UPC,Track Title,Artist,Sale Type,Quantity,Gross Revenue,Net Revenue,Currency";
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+/// A DSP report of `rows` rows from `seed`, with every fifth row of some quirk.
+fn report(seed: u64, rows: usize, cut: bool) -> String {
+    let mut r = Rng(seed | 1);
+    let mut out = format!("Sales report\n\n{HEADER}\n");
+    for i in 0..rows {
+        let month = r.next() % 3 + 1;
+        let store = r.pick(&["Spotify", "spotify", "Apple Music", "Deezer"]);
+        let territory = r.pick(&["US", "GB", "DE", "FR", "us"]);
+        let isrc = r.pick(&["GBBEN2400001", "GBBEN2400002", "GB-BEN-24-00003"]);
+        let units = r.next() % 50 + 1;
+        let net = format!("{}.{:04}", r.next() % 20, r.next() % 10_000);
+        let title = r.pick(&["Song", "Other Song", "\"Song, live\"", "\"Two\nlines\""]);
+        let mut row = format!("2024-{month:02},{store},Premium,{territory},{isrc},,{title},Bench,Stream,{units},,{net},USD");
+        if r.next() % 5 == 0 {
+            row = match r.next() % 11 {
+                0 => String::new(),
+                1 => HEADER.to_string(),
+                2 => format!("2024-{month:02},{store},Premium,Atlantis,{isrc},,Song,Bench,Stream,{units},,{net},USD"),
+                3 => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Song,Bench,Stream,{units},,abc,USD"),
+                4 => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Song,Bench,Stream,{units},,\"1,234.5\",USD"),
+                5 => format!("2024-{month:02},{store},Premium,,{isrc},,Song,Bench,Stream,{units},,-{net},USD"),
+                6 => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Song,Bench,Stream,{units},,{net},USD,extra"),
+                7 => format!("2024-{month:02},{store},Premium,{territory},1.23E+11,,Song,Bench,Stream,{units},,{net},USD"),
+                8 => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Total,Bench,Stream,{units},,{net},USD"),
+                9 => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Song,Bench,Stream,{units},,{net},XXX"),
+                _ => format!("2024-{month:02},{store},Premium,{territory},{isrc},,Song,Bench,Stream,{units}.5,,{net}.,USD"),
+            };
+        }
+        out.push_str(&row);
+        out.push('\n');
+        if i % 97 == 96 {
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(",Total,,,,,,,,,,,\n");
+    if cut {
+        out.push_str("2024-01,Spotify,Premium,US,GBBEN2400001,,Song,Bench,Stream,3,,1.5");
+    }
+    out
+}
+
+fn groups() -> TerritoryGroups {
+    TerritoryGroups { of: [("US".to_string(), "home".to_string()), ("GB".to_string(), "home".to_string())].into_iter().collect(), default: "rest_of_world".into() }
+}
+
+fn options(roll: bool) -> ImportOptions {
+    let mut o = ImportOptions::new(load_profiles(None).unwrap(), None);
+    o.stream_over = 0;
+    o.chunk_bytes = 300;
+    if roll {
+        o.roll_up = Some(RollUp { kinds: vec![StatementKind::Dsp, StatementKind::Distributor], territory_groups: Some(groups()) });
+    }
+    o
+}
+
+fn streamed(text: &str, roll: bool) -> FileImport {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    std::fs::write(&path, text).unwrap();
+    let mut v = import_path(&path, &options(roll)).unwrap();
+    assert_eq!(v.len(), 1);
+    let mut f = v.remove(0);
+    // Same names on both sides.
+    let name = path.display().to_string();
+    assert_eq!(f.file, name);
+    f.file = "report.csv".into();
+    for l in &mut f.lines {
+        l.source.file = "report.csv".into();
+    }
+    for r in &mut f.rejects {
+        r.source.file = "report.csv".into();
+    }
+    for n in &mut f.nondata {
+        n.source.file = "report.csv".into();
+    }
+    for c in &mut f.controls {
+        c.source.file = "report.csv".into();
+    }
+    f
+}
+
+fn in_memory(text: &str) -> FileImport {
+    let o = ImportOptions::new(load_profiles(None).unwrap(), None);
+    import_bytes("report.csv", text.as_bytes().to_vec(), &o).unwrap().remove(0)
+}
+
+/// A line's key for roll-up comparisons: every field but money, descriptive texts, source.
+fn key(l: &LedgerLine) -> String {
+    let mut k = l.clone();
+    k.source = SourceRef::new("", None, 0);
+    k.rows = 1;
+    (k.units, k.free_units, k.gross, k.fees, k.taxes, k.net, k.royalty, k.amount, k.original_amount) = (None, None, None, None, None, None, None, None, None);
+    (k.title, k.release_title, k.artist, k.description, k.reference) = (None, None, None, None, None);
+    if k.territory_group.is_none() && !k.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_))) {
+        k.territory_group = Some(groups().group(k.territory.as_ref()).to_string());
+        k.territory = None;
+    }
+    format!("{k:?}")
+}
+
+type Sums = BTreeMap<String, (u64, Vec<Option<Decimal>>)>;
+
+fn sums(lines: &[LedgerLine]) -> Sums {
+    let mut out: Sums = BTreeMap::new();
+    for l in lines {
+        let e = out.entry(key(l)).or_insert_with(|| (0, vec![None; 4]));
+        e.0 += l.rows;
+        for (slot, v) in e.1.iter_mut().zip([l.units, l.gross, l.net, l.royalty]) {
+            if let Some(v) = v {
+                *slot = Some(slot.unwrap_or_default() + v);
+            }
+        }
+    }
+    out
+}
+
+fn same_bookkeeping(a: &FileImport, b: &FileImport) {
+    assert_eq!(a.rows_read, b.rows_read);
+    assert!(a.rows_balance() && b.rows_balance());
+    assert_eq!(a.rows_imported(), b.rows_imported());
+    assert_eq!(a.rejects, b.rejects);
+    assert_eq!(a.nondata, b.nondata);
+    assert_eq!(a.controls, b.controls);
+    assert_eq!(a.totals().keys().collect::<Vec<_>>(), b.totals().keys().collect::<Vec<_>>());
+    for (x, y) in a.totals().values().zip(b.totals().values()) {
+        assert_eq!((x.units, x.gross, x.net, x.royalty, x.amount), (y.units, y.gross, y.net, y.royalty, y.amount));
+    }
+}
+
+#[test]
+fn a_report_streams_like_it_reads_in_memory() {
+    let text = report(7, 400, true);
+    let memory = in_memory(&text);
+    assert!(!memory.rejects.is_empty() && memory.nondata.len() > 5, "{} {} {} {}", memory.profile, memory.rejects.len(), memory.nondata.len(), memory.controls.len());
+    let lines = streamed(&text, false);
+    same_bookkeeping(&memory, &lines);
+    assert_eq!(memory.lines, lines.lines);
+    let rolled = streamed(&text, true);
+    same_bookkeeping(&memory, &rolled);
+    assert!(rolled.lines.len() < memory.lines.len() / 4, "{} of {}", rolled.lines.len(), memory.lines.len());
+    assert_eq!(sums(&memory.lines), sums(&rolled.lines));
+}
+
+#[test]
+fn the_streamed_ledger_does_not_depend_on_the_chunk_size() {
+    let text = report(11, 300, false);
+    let mut o = options(true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    std::fs::write(&path, &text).unwrap();
+    let reference = import_path(&path, &o).unwrap().remove(0);
+    for chunk in [1, 57, 4096, 1 << 22] {
+        o.chunk_bytes = chunk;
+        let f = import_path(&path, &o).unwrap().remove(0);
+        assert_eq!(f.lines, reference.lines, "chunk {chunk}");
+        assert_eq!(f.rejects, reference.rejects);
+    }
+}
+
+#[test]
+fn gzip_streams_too() {
+    use std::io::Write;
+    let text = report(3, 200, false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let f = import_path(Path::new(&path), &options(true)).unwrap().remove(0);
+    assert_eq!(sums(&f.lines), sums(&in_memory(&text).lines));
+    assert!(f.rows_balance());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn any_report_streams_like_it_reads_in_memory(seed in any::<u64>(), rows in 1usize..250, cut in any::<bool>()) {
+        let text = report(seed, rows, cut);
+        let memory = in_memory(&text);
+        let lines = streamed(&text, false);
+        same_bookkeeping(&memory, &lines);
+        prop_assert_eq!(&memory.lines, &lines.lines);
+        let rolled = streamed(&text, true);
+        same_bookkeeping(&memory, &rolled);
+        prop_assert_eq!(sums(&memory.lines), sums(&rolled.lines));
+    }
+}
