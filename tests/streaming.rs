@@ -40,7 +40,7 @@ fn report(seed: u64, rows: usize, cut: bool) -> String {
         let net = format!("{}.{:04}", r.next() % 20, r.next() % 10_000);
         let title = r.pick(&["Song", "Other Song", "\"Song, live\"", "\"Two\nlines\""]);
         let mut row = format!("2024-{month:02},{store},Premium,{territory},{isrc},,{title},Bench,Stream,{units},,{net},USD");
-        if r.next() % 5 == 0 {
+        if r.next().is_multiple_of(5) {
             row = match r.next() % 11 {
                 0 => String::new(),
                 1 => HEADER.to_string(),

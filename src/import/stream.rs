@@ -22,7 +22,7 @@
 //! this).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::io::Read;
 use std::sync::{Mutex, mpsc};
 
@@ -228,9 +228,7 @@ pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
 
 impl Roll<'_> {
     fn shard(&self, key: &[u8]) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        (h.finish() as usize) % self.shards.len()
+        (self.hasher.hash_one(key) as usize) % self.shards.len()
     }
 
     /// The raw key of a record. `None` when the territory is not one that groups plainly.

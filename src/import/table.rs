@@ -142,7 +142,7 @@ impl<'a> SheetReader<'a> {
     }
 
     /// Labels that classify a row: its first three non-empty text cells.
-    fn labels<'r>(row: &'r Row) -> Vec<&'r str> {
+    fn labels(row: &Row) -> Vec<&str> {
         row.cells
             .iter()
             .filter_map(|c| match c {
