@@ -214,3 +214,45 @@ proptest! {
         prop_assert_eq!(sums(&memory.lines), sums(&rolled.lines));
     }
 }
+
+/// Subtotals and totals in a multi-currency file: each section is checked against its own
+/// rows (and currencies), streamed or not.
+#[test]
+fn subtotals_cover_their_own_section_when_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    let generic = std::fs::read_to_string("rules/statements/generic-dsp.toml").unwrap();
+    let controlled = generic
+        .replace("name = \"generic-dsp\"", "name = \"controlled-dsp\"")
+        .replace("priority = 0", "priority = 5")
+        .replace("[rows]\n", "[rows]\ncontrol_fields = [\"net\", \"units\"]\n");
+    std::fs::write(profiles.join("controlled.toml"), controlled).unwrap();
+    let row = |cur: &str, units: u32, net: &str| format!("2024-01,Spotify,Premium,US,GBBEN2400001,,Song,Bench,Stream,{units},,{net},{cur}\n");
+    let mut text = format!("{HEADER}\n");
+    for i in 0..40 {
+        text += &row(if i % 2 == 0 { "USD" } else { "EUR" }, i + 1, "1.25");
+    }
+    text += ",Subtotal,,,,,,,,,,25.00,EUR\n";
+    for i in 0..40 {
+        text += &row("USD", i + 1, "0.50");
+    }
+    text += ",Subtotal,,,,,,,,,,20.00,\n,Total,,,,,,,,,,45.00,USD\n";
+    let memory = {
+        let o = ImportOptions::new(load_profiles(Some(&profiles)).unwrap(), None);
+        import_bytes("report.csv", text.clone().into_bytes(), &o).unwrap().remove(0)
+    };
+    assert_eq!(memory.profile, "controlled-dsp");
+    assert!(memory.controls.iter().filter(|c| c.field == "net").all(|c| c.ok == Some(true)), "{:?}", memory.controls);
+    for roll in [false, true] {
+        let path = dir.path().join("report.csv");
+        std::fs::write(&path, &text).unwrap();
+        let mut o = options(roll);
+        o.profiles = load_profiles(Some(&profiles)).unwrap();
+        let mut f = import_path(&path, &o).unwrap().remove(0);
+        for c in &mut f.controls {
+            c.source.file = "report.csv".into();
+        }
+        assert_eq!(f.controls, memory.controls, "roll-up {roll}");
+    }
+}

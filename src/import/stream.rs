@@ -60,9 +60,13 @@ impl From<String> for Declined {
     }
 }
 
-/// Sums of control-column figures by (currency, column); `usize::MAX` marks a currency seen.
+/// Sums of control-column figures by (currency, column); the [`ROWS`] column counts the data
+/// rows of each currency, so that a section's currencies are those of its own rows.
 #[derive(Debug, Clone, Default)]
 struct FigureSums(Vec<(Option<Currency>, usize, Decimal)>);
+
+/// The pseudo-column of [`FigureSums`] that counts rows.
+const ROWS: usize = usize::MAX;
 
 impl FigureSums {
     fn add(&mut self, currency: Option<Currency>, column: usize, v: Decimal) {
@@ -73,41 +77,32 @@ impl FigureSums {
     }
 
     fn add_row(&mut self, f: &RowFigures) {
-        self.add(f.currency, usize::MAX, Decimal::ZERO);
+        self.add(f.currency, ROWS, Decimal::ONE);
         for (col, v) in &f.by_column {
             self.add(f.currency, *col, *v);
         }
     }
 
-    fn plus(&self, other: &FigureSums) -> FigureSums {
+    /// `self + sign × other`.
+    fn combined(&self, other: &FigureSums, sign: Decimal) -> FigureSums {
         let mut out = self.clone();
         for (c, k, v) in &other.0 {
-            out.add(*c, *k, *v);
+            out.add(*c, *k, sign * *v);
         }
         out
     }
 
-    fn minus(&self, other: &FigureSums) -> FigureSums {
-        let mut out = self.clone();
-        for (c, k, v) in &other.0 {
-            out.add(*c, *k, -*v);
-        }
-        out
-    }
-
-    /// As row figures, one per currency, for [`check_totals`].
+    /// As row figures, one per currency with rows, for [`check_totals`].
     fn as_rows(&self) -> Vec<RowFigures> {
-        let mut out: Vec<RowFigures> = Vec::new();
-        for (c, k, v) in &self.0 {
-            let i = match out.iter().position(|f| f.currency == *c) {
-                Some(i) => i,
-                None => {
-                    out.push(RowFigures { currency: *c, by_column: Vec::new() });
-                    out.len() - 1
-                }
-            };
-            if *k != usize::MAX {
-                out[i].by_column.push((*k, *v));
+        let mut out: Vec<RowFigures> = self
+            .0
+            .iter()
+            .filter(|(_, k, n)| *k == ROWS && !n.is_zero())
+            .map(|(c, ..)| RowFigures { currency: *c, by_column: Vec::new() })
+            .collect();
+        for (c, k, v) in self.0.iter().filter(|(_, k, _)| *k != ROWS) {
+            if let Some(f) = out.iter_mut().find(|f| f.currency == *c) {
+                f.by_column.push((*k, *v));
             }
         }
         out
@@ -381,7 +376,7 @@ impl Plan<'_> {
         acc.line.rows += 1;
         let currency = Some(acc.line.currency);
         drop(map);
-        figures.add(currency, usize::MAX, Decimal::ZERO);
+        figures.add(currency, ROWS, Decimal::ONE);
         for (col, k) in &roll.controls {
             if let Some(v) = values[roll.additive[*k].0] {
                 figures.add(currency, *col, v);
@@ -704,14 +699,14 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         out.nondata.extend(chunk.nondata);
         out.notes.extend(chunk.notes);
         for t in &chunk.totals {
-            let upto = before.plus(&t.before);
-            let covered = if t.is_total { upto.as_rows() } else { upto.minus(&last_subtotal).as_rows() };
+            let upto = before.combined(&t.before, Decimal::ONE);
+            let covered = if t.is_total { upto.as_rows() } else { upto.combined(&last_subtotal, Decimal::NEGATIVE_ONE).as_rows() };
             check_totals(&plan.reader, &t.row, &covered, &mut out.controls);
             if !t.is_total {
                 last_subtotal = upto;
             }
         }
-        before = before.plus(&chunk.figures);
+        before = before.combined(&chunk.figures, Decimal::ONE);
     }
     if let Some(roll) = plan.roll {
         let mut rolled: Vec<LedgerLine> = roll
