@@ -13,7 +13,7 @@ pub struct Decoded {
     pub inner_boms: usize,
 }
 
-pub(crate) fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
     let sample = &bytes[..bytes.len().min(512) & !1];
     if sample.len() < 4 {
         return None;
@@ -30,20 +30,40 @@ pub(crate) fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
     }
 }
 
+/// The encoding of text starting with `bytes`, and the length of its BOM. When `bytes` is
+/// only the start of the text (`complete` false), a character cut at its end is no sign of
+/// another encoding.
+pub(crate) fn sniff(bytes: &[u8], complete: bool) -> (&'static Encoding, usize) {
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        (enc, bom_len)
+    } else if let Some(enc) = utf16_without_bom(bytes) {
+        (enc, 0)
+    } else {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => (UTF_8, 0),
+            Err(e) if e.error_len().is_none() && !complete => (UTF_8, 0),
+            Err(_) => (WINDOWS_1252, 0),
+        }
+    }
+}
+
+/// Remove BOM characters from `text[from..]` (exports concatenated after their BOM);
+/// how many were removed.
+pub(crate) fn strip_inner_boms(text: &mut String, from: usize) -> usize {
+    let n = text[from..].matches('\u{feff}').count();
+    if n > 0 {
+        let tail = text[from..].replace('\u{feff}', "");
+        text.truncate(from);
+        text.push_str(&tail);
+    }
+    n
+}
+
 pub fn decode(bytes: &[u8]) -> Decoded {
-    let (encoding, body): (&'static Encoding, &[u8]) =
-        if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
-            (enc, &bytes[bom_len..])
-        } else if let Some(enc) = utf16_without_bom(bytes) {
-            (enc, bytes)
-        } else if std::str::from_utf8(bytes).is_ok() {
-            (UTF_8, bytes)
-        } else {
-            (WINDOWS_1252, bytes)
-        };
-    let (text, _had_errors) = encoding.decode_without_bom_handling(body);
-    let inner_boms = text.matches('\u{feff}').count();
-    let text = if inner_boms > 0 { text.replace('\u{feff}', "") } else { text.into_owned() };
+    let (encoding, bom_len) = sniff(bytes, true);
+    let (text, _had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+    let mut text = text.into_owned();
+    let inner_boms = strip_inner_boms(&mut text, 0);
     Decoded { text, encoding: encoding.name(), inner_boms }
 }
 

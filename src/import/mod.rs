@@ -189,9 +189,11 @@ fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileI
         Err(e) => return Some(Err(fail(e.to_string()))),
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut magic = [0u8; 4];
-    let n = stream::read_prefix(&mut file, &mut magic).unwrap_or(0);
-    let magic = &magic[..n];
+    let mut magic = Vec::new();
+    if let Err(e) = (&mut file).take(4).read_to_end(&mut magic) {
+        return Some(Err(fail(e.to_string())));
+    }
+    let magic = &magic[..];
     if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
         return None;
     }

@@ -460,50 +460,21 @@ impl Plan<'_> {
     }
 }
 
-/// Sniff a text file's encoding from its first bytes: the encoding and the BOM length.
-fn sniff_encoding(first: &[u8], at_end: bool) -> (&'static Encoding, usize) {
-    if let Some((enc, bom)) = Encoding::for_bom(first) {
-        return (enc, bom);
-    }
-    if let Some(enc) = super::decode::utf16_without_bom(first) {
-        return (enc, 0);
-    }
-    match std::str::from_utf8(first) {
-        Ok(_) => (encoding_rs::UTF_8, 0),
-        // A character cut at the end of the sample is not an error.
-        Err(e) if e.error_len().is_none() && !at_end => (encoding_rs::UTF_8, 0),
-        Err(_) => (encoding_rs::WINDOWS_1252, 0),
-    }
-}
-
-/// Position after the last line end outside double quotes in `text[from..]`, given that
-/// `from` is outside quotes; `None` when there is none.
-fn cut_point(text: &str) -> Option<usize> {
+/// Positions just after each line end outside double quotes (the text starts outside quotes).
+fn line_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
     let mut in_quotes = false;
-    let mut last = None;
-    for i in memchr::memchr2_iter(b'"', b'\n', text.as_bytes()) {
+    memchr::memchr2_iter(b'"', b'\n', text.as_bytes()).filter_map(move |i| {
         if text.as_bytes()[i] == b'"' {
             in_quotes = !in_quotes;
-        } else if !in_quotes {
-            last = Some(i + 1);
+            None
+        } else {
+            (!in_quotes).then_some(i + 1)
         }
-    }
-    last
+    })
 }
 
-/// Position after the first line end outside double quotes at or past `min` (the text
-/// starts outside quotes); `None` when there is none.
-fn cut_point_after(text: &str, min: usize) -> Option<usize> {
-    let mut in_quotes = false;
-    for i in memchr::memchr2_iter(b'"', b'\n', text.as_bytes()) {
-        if text.as_bytes()[i] == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes && i + 1 >= min {
-            return Some(i + 1);
-        }
-    }
-    None
-}
+/// Raw bytes decoded per read.
+const READ_BYTES: u64 = 1 << 20;
 
 /// A streaming text decoder over a reader.
 struct TextSource<R: Read> {
@@ -520,60 +491,67 @@ impl<R: Read> TextSource<R> {
         if self.done {
             return Ok(false);
         }
-        let n = read_full(&mut self.reader, &mut self.raw).map_err(|e| e.to_string())?;
-        let last = n < self.raw.len();
+        self.raw.clear();
+        let n = (&mut self.reader).take(READ_BYTES).read_to_end(&mut self.raw).map_err(|e| e.to_string())?;
+        let last = (n as u64) < READ_BYTES;
         let start = into.len();
         into.reserve(self.decoder.max_utf8_buffer_length(n).unwrap_or(n * 3));
-        let (_result, _read, _had_errors) = self.decoder.decode_to_string(&self.raw[..n], into, last);
-        if into[start..].contains('\u{feff}') {
-            let tail: String = into[start..].chars().filter(|c| *c != '\u{feff}').collect();
-            self.inner_boms += into[start..].matches('\u{feff}').count();
-            into.truncate(start);
-            into.push_str(&tail);
-        }
+        let (_result, _read, _had_errors) = self.decoder.decode_to_string(&self.raw, into, last);
+        self.inner_boms += super::decode::strip_inner_boms(into, start);
         self.done = last;
         Ok(true)
     }
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+/// The first `READ_BYTES` of `input`.
+fn read_head(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    input.take(READ_BYTES).read_to_end(&mut head)?;
+    Ok(head)
 }
 
-/// Read up to `buf.len()` bytes (fewer only at the end of the input).
-pub fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    read_full(r, buf)
+/// The text of `head` up to its last whole record, read as a grid: for profile detection.
+fn head_grid(head: &str, encoding: &'static Encoding) -> Result<Grid, String> {
+    let delimiter = sniff_delimiter(head);
+    let end = line_ends(head).last().unwrap_or(head.len());
+    let sheet = super::delimited::read_text(&head[..end], Some(delimiter))?;
+    Ok(Grid { sheets: vec![sheet], hidden_sheets: Vec::new(), encoding: Some(encoding.name()), delimiter: Some(delimiter), notes: Vec::new() })
+}
+
+/// The profile that reads a file whose first rows are `grid`: the one named in the options,
+/// else the detected one. Declined for DSR flat files, which are read whole.
+fn profile_for<'a>(name: &str, grid: &Grid, opts: &'a ImportOptions) -> Result<&'a Profile, Declined> {
+    let inner_name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
+    let base_name = std::path::Path::new(inner_name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+    let profile: &Profile = match &opts.profile {
+        Some(p) => opts.profiles.iter().find(|q| q.name == *p).ok_or_else(|| format!("unknown profile '{p}' (see `royalty-audit profiles`)"))?,
+        None => {
+            if opts.profiles.iter().any(|p| p.reader == ReaderKind::Dsrf && p.file_name.as_ref().is_some_and(|re| re.is_match(base_name))) {
+                return Err(Declined::NotStreamable);
+            }
+            detect_profile(inner_name, grid, &opts.profiles)?
+        }
+    };
+    if profile.reader == ReaderKind::Dsrf {
+        return Err(Declined::NotStreamable);
+    }
+    Ok(profile)
 }
 
 /// Import a delimited file by streaming it from `input`; `name` is used for messages and
 /// source references (and, without a `.gz` suffix, to match profiles by file name).
 pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOptions) -> Result<FileImport, Declined> {
-    let mut first = vec![0u8; 1 << 20];
-    let n = read_full(&mut input, &mut first).map_err(|e| e.to_string())?;
-    first.truncate(n);
-    let rest = input;
-    let (encoding, bom) = sniff_encoding(&first, n < (1 << 20));
+    let first = read_head(&mut input).map_err(|e| e.to_string())?;
+    let (encoding, bom) = super::decode::sniff(&first, (first.len() as u64) < READ_BYTES);
     let mut source = TextSource {
-        reader: std::io::Cursor::new(first).chain(rest),
+        reader: std::io::Cursor::new(first).chain(input),
         decoder: encoding.new_decoder_without_bom_handling(),
-        raw: vec![0u8; 1 << 20],
+        raw: Vec::new(),
         done: false,
         inner_boms: 0,
     };
     // Skip the BOM.
-    {
-        let mut bom_bytes = vec![0u8; bom];
-        read_full(&mut source.reader, &mut bom_bytes).map_err(|e| e.to_string())?;
-    }
+    std::io::copy(&mut (&mut source.reader).take(bom as u64), &mut std::io::sink()).map_err(|e| e.to_string())?;
     let mut pending = String::new();
     while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
     if pending.contains('\r') && !pending.contains('\n') {
@@ -583,24 +561,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         return Err(Declined::NotStreamable);
     }
     // Header and profile from the first chunk.
-    let delimiter = sniff_delimiter(&pending);
-    let head_end = cut_point(&pending).unwrap_or(pending.len());
-    let head = super::delimited::read_text(&pending[..head_end], Some(delimiter))?;
-    let grid = Grid { sheets: vec![head], hidden_sheets: Vec::new(), encoding: Some(encoding.name()), delimiter: Some(delimiter), notes: Vec::new() };
-    let inner_name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".GZ")).unwrap_or(name);
-    let base_name = std::path::Path::new(inner_name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
-    let profile: &Profile = match &opts.profile {
-        Some(p) => opts.profiles.iter().find(|q| q.name == *p).ok_or_else(|| format!("unknown profile '{p}' (see `royalty-audit profiles`)"))?,
-        None => {
-            if opts.profiles.iter().any(|p| p.reader == ReaderKind::Dsrf && p.file_name.as_ref().is_some_and(|re| re.is_match(base_name))) {
-                return Err(Declined::NotStreamable);
-            }
-            detect_profile(inner_name, &grid, &opts.profiles)?
-        }
-    };
-    if profile.reader == ReaderKind::Dsrf {
-        return Err(Declined::NotStreamable);
-    }
+    let grid = head_grid(&pending, encoding)?;
+    let delimiter = grid.delimiter.unwrap_or(b',');
+    let profile = profile_for(name, &grid, opts)?;
     let sheet = &grid.sheets[0];
     let Some((at, map)) = find_header(sheet, profile) else {
         return Err(Declined::Error(format!("no {} header row in the first {} rows", profile.name, profile.header_search_rows)));
@@ -647,7 +610,8 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             if pending.is_empty() {
                 break;
             }
-            let text = match cut_point_after(&pending, opts.chunk_bytes) {
+            let cut = line_ends(&pending).find(|e| *e >= opts.chunk_bytes);
+            let text = match cut {
                 Some(cut) if cut < pending.len() || source.done => split_off_front(&mut pending, cut),
                 _ if source.done => std::mem::take(&mut pending),
                 None if pending.len() > MAX_PENDING_BYTES => {
@@ -788,26 +752,14 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
 /// The statement kind of a large file, from the profile its first rows fit (`None` when no
 /// profile fits or the file cannot be read; the import then says why).
 pub fn peek_kind(path: &std::path::Path, opts: &ImportOptions) -> Option<StatementKind> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut first = vec![0u8; 1 << 20];
-    let n = read_full(&mut file, &mut first).ok()?;
-    first.truncate(n);
+    let mut first = read_head(&mut std::fs::File::open(path).ok()?).ok()?;
     if first.starts_with(&[0x1f, 0x8b]) {
-        let mut inner = vec![0u8; 1 << 20];
-        let n = read_full(&mut flate2::read::MultiGzDecoder::new(&first[..]), &mut inner).unwrap_or(0);
-        inner.truncate(n);
-        first = inner;
+        first = read_head(&mut flate2::read::MultiGzDecoder::new(&first[..])).unwrap_or_default();
     }
-    let (encoding, bom) = sniff_encoding(&first, false);
+    let (encoding, bom) = super::decode::sniff(&first, false);
     let (text, _) = encoding.decode_without_bom_handling(&first[bom.min(first.len())..]);
-    let text = &text[..cut_point(&text).unwrap_or(text.len())];
-    let sheet = super::delimited::read_text(text, None).ok()?;
-    let grid = Grid { sheets: vec![sheet], hidden_sheets: Vec::new(), encoding: None, delimiter: None, notes: Vec::new() };
-    let profile = match &opts.profile {
-        Some(p) => opts.profiles.iter().find(|q| q.name == *p)?,
-        None => detect_profile(&path.display().to_string(), &grid, &opts.profiles).ok()?,
-    };
-    Some(profile.statement_kind)
+    let grid = head_grid(&text, encoding).ok()?;
+    profile_for(&path.display().to_string(), &grid, opts).ok().map(|p| p.statement_kind)
 }
 
 /// Which statement kinds roll up, for an audit of `audited`: the others' sales data.
@@ -833,11 +785,11 @@ mod tests {
     }
 
     #[test]
-    fn cut_points_skip_quoted_newlines() {
-        assert_eq!(cut_point("a,b\nc,\"d\ne\"\nf"), Some(12));
-        assert_eq!(cut_point("a,\"b\nc"), None);
-        assert_eq!(cut_point("abc"), None);
-        assert_eq!(cut_point_after("a\nb\n\"c\nd\"\ne\n", 3), Some(4));
-        assert_eq!(cut_point_after("a\nb\n\"c\nd\"\ne\n", 5), Some(10));
+    fn line_ends_skip_quoted_newlines() {
+        assert_eq!(line_ends("a,b\nc,\"d\ne\"\nf").last(), Some(12));
+        assert_eq!(line_ends("a,\"b\nc").count(), 0);
+        assert_eq!(line_ends("abc").count(), 0);
+        assert_eq!(line_ends("a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 3), Some(4));
+        assert_eq!(line_ends("a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 5), Some(10));
     }
 }
