@@ -96,3 +96,37 @@ fn contract_errors_name_file_line_and_column() {
     assert_eq!(code, 2);
     assert_eq!(stderr.trim(), "royalty-audit: bad.toml:6:1: [[splits]] shares sum to 90; expected 100");
 }
+
+/// The same audit with the distributor report streamed and rolled up gives the same claims,
+/// also when a label income line of another kind (vinyl) names no territory, so that the
+/// sales rows are rolled up by territory group.
+#[test]
+fn a_streamed_sales_report_gives_the_same_claims() {
+    use royalty_audit::{contract, engine, import};
+    for vinyl_territory in ["DE", ""] {
+        let dir = tempfile::tempdir().unwrap();
+        statements(dir.path());
+        let workbook = dir.path().join("statements/label_statement_2024-H1.xlsx");
+        patch_xlsx(&workbook, "xl/sharedStrings.xml", "<t>DE</t>", &format!("<t>{vinyl_territory}</t>"));
+        let c = contract::load_contract(&dir.path().join("harbour.toml")).unwrap();
+        let claims = |stream_over: u64| {
+            let mut opts = import::ImportOptions::new(import::load_profiles(None).unwrap(), None);
+            opts.stream_over = stream_over;
+            let (files, errors) = engine::inputs::import_for_audit(&[dir.path().join("statements")], &opts, &c);
+            assert!(errors.is_empty(), "{errors:?}");
+            let opts = engine::Options { claim_date: "2025-06-30".parse().ok(), lag_months: Some(3), ..Default::default() };
+            let audit = engine::run(&c, &files, &opts);
+            let claims: Vec<(String, String)> = audit
+                .findings
+                .iter()
+                .filter(|f| f.severity == engine::finding::Severity::Claim)
+                .map(|f| (format!("{:?}", f.rule), f.royalty_effect.round_dp(2).to_string()))
+                .collect();
+            (claims, files.iter().map(|f| f.lines.len()).sum::<usize>())
+        };
+        let (whole, _) = claims(u64::MAX);
+        let (streamed, lines) = claims(0);
+        assert_eq!(whole, vec![("B3".to_string(), "6.00".to_string()), ("B4".to_string(), "16.00".to_string())], "territory '{vinyl_territory}'");
+        assert_eq!(streamed, whole, "territory '{vinyl_territory}' ({lines} lines)");
+    }
+}

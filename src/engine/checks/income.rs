@@ -16,7 +16,7 @@ use crate::engine::context::Ctx;
 use crate::engine::finding::{Finding, Rule, Severity};
 use crate::ledger::{LedgerLine, LineKind, Period, PeriodKind, SourceRef};
 
-/// Key fields present on every label income line.
+/// Key fields present on every label income line (and, for territory, every sales line).
 #[derive(Debug, Clone, Copy)]
 struct Granularity {
     store: bool,
@@ -140,9 +140,12 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         );
         return;
     }
+    // Territory is matched only when the sales data name one on every line too (rolled-up
+    // lines of large files carry only a territory group; some reports have no territory).
+    let names_territory = |l: &&LedgerLine| l.territory.is_some() || l.flags.iter().any(|f| matches!(f, crate::ledger::LineFlag::UnknownTerritory(_)));
     let g = Granularity {
         store: label.iter().all(|l| l.store.is_some()),
-        territory: label.iter().all(|l| l.territory.is_some()),
+        territory: label.iter().all(|l| l.territory.is_some()) && source_lines.iter().all(names_territory),
         isrc: label.iter().all(|l| l.isrc.is_some()),
     };
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
