@@ -167,7 +167,10 @@ enum CliError {
 fn run_audit(args: &AuditArgs) -> Result<(Vec<import::FileImport>, engine::Audit), CliError> {
     let c = contract::load_contract(&args.contract).map_err(|e| CliError::Contract(e.to_string()))?;
     let opts = options(&args.profile)?;
-    let (files, errors) = engine::inputs::import_for_audit(&args.paths, &opts, &c);
+    let (files, errors) = {
+        let _t = crate::timings::stage("import");
+        engine::inputs::import_for_audit(&args.paths, &opts, &c)
+    };
     if let Some(e) = errors.first() {
         return Err(CliError::File(e.to_string()));
     }
@@ -178,7 +181,10 @@ fn run_audit(args: &AuditArgs) -> Result<(Vec<import::FileImport>, engine::Audit
         fx_tolerance_pct: args.fx_tolerance_pct,
         lag_months: args.lag_months,
     };
-    let result = engine::run(&c, &files, &engine_opts);
+    let result = {
+        let _t = crate::timings::stage("engine");
+        engine::run(&c, &files, &engine_opts)
+    };
     Ok((files, result))
 }
 
@@ -242,6 +248,7 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
                 }
                 crate::report::claim::write_claim(path, &result).map_err(CliError::File)?;
             }
+            let _t = crate::timings::stage("report");
             match format {
                 Format::Table => report_audit::write_table(out, &result, &files, top).map_err(io_err)?,
                 Format::Json => {

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod import;
 pub mod ledger;
 pub mod report;
+pub mod timings;

@@ -26,6 +26,7 @@ pub fn import_for_audit(paths: &[PathBuf], opts: &ImportOptions, contract: &Cont
         if import::streams(f, opts) && peek_kind(f, opts).is_some_and(|k| sales.contains(&k)) {
             deferred.push(i);
         } else {
+            let _t = crate::timings::stage("import: small/audited file");
             results[i] = Some(import::import_path(f, opts));
         }
     }
@@ -49,6 +50,7 @@ pub fn import_for_audit(paths: &[PathBuf], opts: &ImportOptions, contract: &Cont
             ..opts.clone()
         };
         for i in deferred {
+            let _t = crate::timings::stage("import: large sales file");
             results[i] = Some(import::import_path(&files[i], &roll));
         }
     }

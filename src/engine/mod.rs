@@ -83,18 +83,22 @@ pub struct Audit {
 
 /// Run every check of the contract's deal kind over the imported statements.
 pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
-    let ctx = Ctx::new(contract, files, opts);
+    let ctx = {
+        let _t = crate::timings::stage("engine: recompute");
+        Ctx::new(contract, files, opts)
+    };
     let mut findings = Vec::new();
     match contract.terms.contract.kind {
         DealKind::Royalty => {
-            checks::rates::run(&ctx, &mut findings);
-            checks::income::run(&ctx, &mut findings);
-            checks::integrity::run(&ctx, &mut findings);
-            checks::recoupment::run(&ctx, &mut findings);
-            checks::reserves::run(&ctx, &mut findings);
-            checks::producers::run(&ctx, &mut findings);
-            checks::fx::run(&ctx, &mut findings);
-            checks::timing::run(&ctx, &mut findings);
+            use crate::timings::stage;
+            { let _t = stage("engine: rates"); checks::rates::run(&ctx, &mut findings); }
+            { let _t = stage("engine: income"); checks::income::run(&ctx, &mut findings); }
+            { let _t = stage("engine: integrity"); checks::integrity::run(&ctx, &mut findings); }
+            { let _t = stage("engine: recoupment"); checks::recoupment::run(&ctx, &mut findings); }
+            { let _t = stage("engine: reserves"); checks::reserves::run(&ctx, &mut findings); }
+            { let _t = stage("engine: producers"); checks::producers::run(&ctx, &mut findings); }
+            { let _t = stage("engine: fx"); checks::fx::run(&ctx, &mut findings); }
+            { let _t = stage("engine: timing"); checks::timing::run(&ctx, &mut findings); }
         }
         DealKind::Distribution => {
             checks::integrity::run(&ctx, &mut findings);
@@ -102,6 +106,7 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
             checks::fx::run(&ctx, &mut findings);
         }
     }
+    let _t = crate::timings::stage("engine: effects and totals");
     effects::attribute(&ctx, &mut findings);
     checks::timing::finalize(&ctx, &mut findings);
     let minor = contract.currency.minor_units();

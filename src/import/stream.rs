@@ -153,8 +153,23 @@ struct Roll<'a> {
     decimal: u8,
     /// The profile gives a territory for rows without one.
     territory_constant: bool,
-    shards: Vec<Mutex<HashMap<Box<[u8]>, Acc>>>,
-    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<Shard>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+/// One shard of the rolled-up lines: an index from raw key to a slot of `accs`. The index
+/// holds only the key and a slot number, so that a probe stays within a few cache lines.
+#[derive(Default)]
+struct Shard {
+    index: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    accs: Vec<Acc>,
+}
+
+impl Shard {
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Acc> {
+        let slot = *self.index.get(key)?;
+        self.accs.get_mut(slot as usize)
+    }
 }
 
 /// A rolled-up line being summed.
@@ -223,7 +238,8 @@ pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
 
 impl Roll<'_> {
     fn shard(&self, key: &[u8]) -> usize {
-        (self.hasher.hash_one(key) as usize) % self.shards.len()
+        // Bits the shard's own table does not use for its buckets (low) or tags (top 7).
+        ((self.hasher.hash_one(key) >> 40) as usize) % self.shards.len()
     }
 
     /// The raw key of a record. `None` when the territory is not one that groups plainly.
@@ -368,7 +384,7 @@ impl Plan<'_> {
         }
         let shard = roll.shard(key);
         let Ok(mut map) = roll.shards[shard].lock() else { return false };
-        let Some(acc) = map.get_mut(&key[..]) else { return false };
+        let Some(acc) = map.get_mut(key) else { return false };
         if acc.careful || number < acc.line.source.row {
             return false;
         }
@@ -437,9 +453,11 @@ impl Plan<'_> {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        match map.get_mut(&key[..]) {
+        match map.get_mut(key) {
             None => {
-                map.insert(key.clone().into_boxed_slice(), Acc { line, careful });
+                let slot = map.accs.len() as u32;
+                map.accs.push(Acc { line, careful });
+                map.index.insert(key.clone().into_boxed_slice(), slot);
             }
             Some(acc) => {
                 let v = additive_values(&line);
@@ -633,6 +651,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         Ok(())
     });
     produced?;
+    let _t = crate::timings::stage("stream: merge");
     let mut chunks: Vec<(usize, Result<ChunkOut, String>)> = out_rx.into_iter().collect();
     chunks.sort_by_key(|(i, _)| *i);
     let format = match delimiter {
@@ -673,18 +692,19 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         before = before.combined(&chunk.figures, Decimal::ONE);
     }
     if let Some(roll) = plan.roll {
-        let mut rolled: Vec<LedgerLine> = roll
-            .shards
-            .into_iter()
-            .flat_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).into_values().map(|a| a.line))
-            .collect();
-        rolled.sort_by_key(|l| l.source.row);
-        let rows: u64 = rolled.iter().map(|l| l.rows).sum();
-        if rows > rolled.len() as u64 {
-            out.notes.push(format!("{rows} sales rows rolled up into {} ledger lines (one per key; `rows` counts them)", rolled.len()));
+        let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
+        let count: usize = shards.iter().map(|s| s.accs.len()).sum();
+        let rows: u64 = shards.iter().flat_map(|s| s.accs.iter()).map(|a| a.line.rows).sum();
+        if rows > count as u64 {
+            out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
-        out.lines.extend(rolled);
-        out.lines.sort_by_key(|l| l.source.row);
+        // Lines are large: reserve once and move each line once.
+        out.lines.reserve_exact(count);
+        for shard in shards {
+            drop(shard.index);
+            out.lines.extend(shard.accs.into_iter().map(|a| a.line));
+        }
+        sort_by_row(&mut out.lines);
     }
     out.rejects.sort_by_key(|r| r.source.row);
     out.nondata.sort_by_key(|n| n.source.row);
@@ -692,6 +712,29 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         out.notes.push("internal error: row accounting does not balance".into());
     }
     Ok(out)
+}
+
+/// Sort lines by source row (unique within a file) without moving each large line more
+/// than a few times: the order is worked out on (row, index) pairs, then applied in place
+/// cycle by cycle.
+fn sort_by_row(lines: &mut [LedgerLine]) {
+    if lines.is_sorted_by_key(|l| l.source.row) {
+        return;
+    }
+    let mut keyed: Vec<(u64, usize)> = lines.iter().enumerate().map(|(i, l)| (l.source.row, i)).collect();
+    keyed.sort_unstable();
+    // order[k]: the index of the line that belongs at position k.
+    let mut order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    for start in 0..order.len() {
+        let mut cur = start;
+        while order[cur] != start {
+            let next = order[cur];
+            lines.swap(cur, next);
+            order[cur] = cur;
+            cur = next;
+        }
+        order[cur] = cur;
+    }
 }
 
 fn split_off_front(s: &mut String, at: usize) -> String {
@@ -744,8 +787,8 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         controls,
         decimal,
         territory_constant: profile.constants.contains_key("territory"),
-        shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
-        hasher: std::collections::hash_map::RandomState::new(),
+        shards: (0..64).map(|_| Mutex::new(Shard::default())).collect(),
+        hasher: foldhash::fast::FixedState::default(),
     }
 }
 
@@ -782,6 +825,24 @@ mod tests {
         }
         assert_eq!(plain_decimal(b"1234,5", b','), Some(Decimal::new(12345, 1)));
         assert_eq!(plain_decimal(b"1.234", b','), None);
+    }
+
+    #[test]
+    fn sort_by_row_orders_lines_and_keeps_them_whole() {
+        use crate::ledger::SourceRef;
+        let line = |row: u64| {
+            let mut l = LedgerLine::new(SourceRef::new("f.csv", None, row), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            l.units = Some(Decimal::from(row));
+            l
+        };
+        for rows in [vec![], vec![5], vec![3, 1, 2], vec![9, 8, 7, 6, 5, 4, 3, 2, 1], vec![2, 1, 4, 3, 6, 5], vec![4, 7, 1, 9, 2, 8, 3, 6, 5]] {
+            let mut lines: Vec<LedgerLine> = rows.iter().map(|r| line(*r)).collect();
+            sort_by_row(&mut lines);
+            let mut want = rows.clone();
+            want.sort();
+            assert_eq!(lines.iter().map(|l| l.source.row).collect::<Vec<_>>(), want);
+            assert!(lines.iter().all(|l| l.units == Some(Decimal::from(l.source.row))));
+        }
     }
 
     #[test]

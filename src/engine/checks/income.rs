@@ -7,7 +7,7 @@
 //! a catalogue ISRC never on any label statement (A6), else a store or territory never on
 //! any label statement (B4), else a missing statement period (A5), else the key itself (B1).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rust_decimal::Decimal;
 
@@ -24,32 +24,46 @@ struct Granularity {
     isrc: bool,
 }
 
-type Key = (Option<String>, Option<String>, Option<String>);
+/// Store, territory and ISRC as far as the granularity matches on them (borrowed from the
+/// lines: keys are built for every line, so they must not allocate).
+type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
-fn key_of(g: Granularity, l: &LedgerLine) -> Key {
+fn key_of(g: Granularity, l: &LedgerLine) -> Key<'_> {
     (
-        if g.store { l.store.clone() } else { None },
-        if g.territory { l.territory.as_ref().map(|t| t.code().to_string()) } else { None },
-        if g.isrc { l.isrc.clone() } else { None },
+        if g.store { l.store.as_deref() } else { None },
+        if g.territory { l.territory.as_ref().map(|t| t.code()) } else { None },
+        if g.isrc { l.isrc.as_deref() } else { None },
     )
 }
 
 fn show_key(k: &Key) -> String {
-    [k.0.as_deref(), k.1.as_deref(), k.2.as_deref()].iter().flatten().cloned().collect::<Vec<_>>().join(" ")
+    [k.0, k.1, k.2].iter().flatten().copied().collect::<Vec<_>>().join(" ")
 }
 
-#[derive(Default)]
-struct LabelGroup {
+struct LabelGroup<'a> {
+    key: Key<'a>,
+    sale_period: Period,
     units: Decimal,
     net: Option<Decimal>,
     statement_period: Option<Period>,
     src_units: Decimal,
     src_net: Decimal,
     src_expected: Decimal,
-    src_refs: Vec<SourceRef>,
+    src_refs: Vec<&'a SourceRef>,
+    /// The first source line matched (its royalty term is the clause of a finding).
+    first_source: Option<&'a LedgerLine>,
     /// Source rows behind `src_refs` (more than its length when lines were rolled up).
     src_rows: u64,
-    label_refs: Vec<SourceRef>,
+    label_refs: Vec<&'a SourceRef>,
+}
+
+/// How a source line's expected royalty was computed, written out only for findings.
+struct How {
+    term: usize,
+    rate: Decimal,
+    factor: Decimal,
+    /// Units and contract price, for a price-based term.
+    units_price: Option<(Decimal, Decimal)>,
 }
 
 /// A source line converted to the contract currency, with its expected royalty.
@@ -58,36 +72,56 @@ struct SourceIncome<'a> {
     month: Period,
     net: Decimal,
     expected: Decimal,
-    how: String,
+    how: How,
+}
+
+impl SourceIncome<'_> {
+    fn how(&self, ctx: &Ctx) -> String {
+        let h = &self.how;
+        let clause = ctx.contract.term_clause(h.term);
+        match h.units_price {
+            Some((u, p)) => format!(
+                "{} units × price {} × rate {} × factor {} = {} ({clause})",
+                u.normalize(),
+                p.normalize(),
+                pcs(h.rate),
+                pcs(h.factor),
+                self.expected.normalize()
+            ),
+            None => format!("net {} × rate {} × factor {} = {} ({clause})", self.net.normalize(), pcs(h.rate), pcs(h.factor), self.expected.normalize()),
+        }
+    }
 }
 
 fn pcs(v: Decimal) -> String {
     format!("{}%", (v * Decimal::ONE_HUNDRED).normalize())
 }
 
-fn expected_of(ctx: &Ctx, l: &LedgerLine, net: Decimal) -> Option<(Decimal, String)> {
+/// The term, rate and territory factor for a line's income type, configuration, territory
+/// group and sale date: the same for most lines of a large report, so looked up once each.
+type TermMemo<'a> = HashMap<(Option<crate::ledger::IncomeType>, Option<&'a str>, String, Option<chrono::NaiveDate>), Option<(usize, Decimal, Decimal)>>;
+
+fn expected_of<'a>(ctx: &Ctx, l: &'a LedgerLine, net: Decimal, memo: &mut TermMemo<'a>) -> Option<(Decimal, How)> {
     let c = ctx.contract;
     let date = l.sale_period.map(|p| p.start);
-    let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
-    let ti = c.term_for(l.income_type, cfg.as_deref(), None, None, date)?;
-    let term = c.terms.royalties[ti].get_ref();
     let group = c.line_territory_group(l);
-    let factor = c.factor(term, &group)?;
-    let rate = pct(term.rate);
+    let (ti, rate, factor) = *memo.entry((l.income_type, l.sale_type.as_deref(), group, date)).or_insert_with_key(|(_, _, group, _)| {
+        let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+        let ti = c.term_for(l.income_type, cfg.as_deref(), None, None, date)?;
+        let term = c.terms.royalties[ti].get_ref();
+        Some((ti, pct(term.rate), c.factor(term, group)?))
+    })
+    .as_ref()?;
+    let term = c.terms.royalties[ti].get_ref();
     let price = if term.base == Base::NetReceipts {
         None
     } else {
+        let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
         c.release_of(l).and_then(|r| cfg.as_ref().and_then(|k| r.prices.get(k)).copied())
     };
     Some(match (price, l.units) {
-        (Some(p), Some(u)) => {
-            let e = u * p * rate * factor;
-            (e, format!("{} units × price {} × rate {} × factor {} = {} ({})", u.normalize(), p.normalize(), pcs(rate), pcs(factor), e.normalize(), c.term_clause(ti)))
-        }
-        _ => {
-            let e = net * rate * factor;
-            (e, format!("net {} × rate {} × factor {} = {} ({})", net.normalize(), pcs(rate), pcs(factor), e.normalize(), c.term_clause(ti)))
-        }
+        (Some(p), Some(u)) => (u * p * rate * factor, How { term: ti, rate, factor, units_price: Some((u, p)) }),
+        _ => (net * rate * factor, How { term: ti, rate, factor, units_price: None }),
     })
 }
 
@@ -149,7 +183,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         isrc: label.iter().all(|l| l.isrc.is_some()),
     };
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
+    let mut memo = TermMemo::new();
     let mut sources: Vec<SourceIncome> = Vec::new();
     let mut unconverted: Vec<SourceRef> = Vec::new();
     let mut unpriced: Vec<SourceRef> = Vec::new();
@@ -160,8 +195,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         };
         let month = Period::month(chrono::Datelike::year(&sp.start), chrono::Datelike::month(&sp.start)).unwrap_or(sp);
         // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
-        let dup = (l.store.clone(), l.territory.clone(), l.isrc.clone(), l.upc.clone(), sp, l.sale_type.clone(), l.units, l.net, l.offering.clone());
-        if l.rows == 1 && !seen.insert(dup) {
+        if l.rows == 1 && !seen.insert((&l.store, &l.territory, &l.isrc, &l.upc, sp, &l.sale_type, l.units, l.net, &l.offering)) {
             continue;
         }
         let raw = l.net.unwrap_or_default();
@@ -176,7 +210,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 }
             }
         };
-        match expected_of(ctx, l, net) {
+        match expected_of(ctx, l, net, &mut memo) {
             Some((expected, how)) => sources.push(SourceIncome { line: l, month, net, expected, how }),
             None => unpriced.push(l.source.clone()),
         }
@@ -199,11 +233,30 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.evidence = unpriced;
         out.push(f);
     }
-    // Label groups by key and sale period.
-    let mut groups: BTreeMap<(Key, Period), LabelGroup> = BTreeMap::new();
+    // Label groups by key and sale period, in the order of their first line.
+    let mut groups: Vec<LabelGroup> = Vec::new();
+    let mut group_index: HashMap<(Key, Period), usize> = HashMap::new();
     for l in &label {
         let Some(sp) = l.sale_period else { continue };
-        let e = groups.entry((key_of(g, l), sp)).or_default();
+        let key = key_of(g, l);
+        let i = *group_index.entry((key, sp)).or_insert_with(|| {
+            groups.push(LabelGroup {
+                key,
+                sale_period: sp,
+                units: Decimal::ZERO,
+                net: None,
+                statement_period: None,
+                src_units: Decimal::ZERO,
+                src_net: Decimal::ZERO,
+                src_expected: Decimal::ZERO,
+                src_refs: Vec::new(),
+                first_source: None,
+                src_rows: 0,
+                label_refs: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let e = &mut groups[i];
         e.units += l.units.unwrap_or_default();
         if let Some(n) = l.net {
             *e.net.get_or_insert(Decimal::ZERO) += n;
@@ -212,28 +265,30 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         if e.statement_period.is_none_or(|q| p.is_some_and(|p| p > q)) {
             e.statement_period = p;
         }
-        e.label_refs.push(l.source.clone());
+        e.label_refs.push(&l.source);
     }
-    // Label sale periods per key, so each sales line finds its group without a scan.
-    let mut periods_by_key: BTreeMap<Key, Vec<Period>> = BTreeMap::new();
-    for (k, sp) in groups.keys() {
-        periods_by_key.entry(k.clone()).or_default().push(*sp);
+    // Label groups (sale period, index) per key, so each sales line finds its group without a scan.
+    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::new();
+    for (i, grp) in groups.iter().enumerate() {
+        periods_by_key.entry(grp.key).or_default().push((grp.sale_period, i));
     }
-    let last_statement_end = ctx.statement_periods().iter().map(|p| p.end).max();
-    let label_stores: BTreeSet<Option<String>> = label.iter().map(|l| l.store.clone()).collect();
-    let label_territories: BTreeSet<Option<String>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code().to_string())).collect();
-    let label_isrcs: BTreeSet<String> = label.iter().filter_map(|l| l.isrc.clone()).collect();
     let statement_periods: BTreeSet<Period> = ctx.statement_periods().into_iter().collect();
+    let last_statement_end = statement_periods.iter().map(|p| p.end).max();
+    let label_stores: HashSet<Option<&str>> = label.iter().map(|l| l.store.as_deref()).collect();
+    let label_territories: HashSet<Option<&str>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code())).collect();
+    let label_isrcs: HashSet<&str> = label.iter().filter_map(|l| l.isrc.as_deref()).collect();
     let mut unmatched: BTreeMap<(Rule, String, Option<Period>), Vec<&SourceIncome>> = BTreeMap::new();
     let mut pending: Vec<SourceRef> = Vec::new();
     for s in &sources {
         let k = key_of(g, s.line);
-        let period = periods_by_key.get(&k).and_then(|ps| ps.iter().find(|sp| sp.start <= s.month.start && s.month.end <= sp.end));
-        if let Some(grp) = period.and_then(|sp| groups.get_mut(&(k.clone(), *sp))) {
+        let found = periods_by_key.get(&k).and_then(|ps| ps.iter().find(|(sp, _)| sp.start <= s.month.start && s.month.end <= sp.end));
+        if let Some(&(_, i)) = found {
+            let grp = &mut groups[i];
             grp.src_units += s.line.units.unwrap_or_default();
             grp.src_net += s.net;
             grp.src_expected += s.expected;
-            grp.src_refs.push(s.line.source.clone());
+            grp.src_refs.push(&s.line.source);
+            grp.first_source.get_or_insert(s.line);
             grp.src_rows += s.line.rows;
             continue;
         }
@@ -243,11 +298,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let period = accounting_period_of(ctx, s.month);
-        let (rule, what) = if g.isrc && s.line.isrc.as_ref().is_some_and(|i| c.track(i).is_some() && !label_isrcs.contains(i)) {
+        let (rule, what) = if g.isrc && s.line.isrc.as_deref().is_some_and(|i| c.track(i).is_some() && !label_isrcs.contains(i)) {
             (Rule::A6, format!("ISRC {}", s.line.isrc.clone().unwrap_or_default()))
-        } else if g.store && !label_stores.contains(&s.line.store) {
+        } else if g.store && !label_stores.contains(&s.line.store.as_deref()) {
             (Rule::B4, format!("store {}", s.line.store.clone().unwrap_or_default()))
-        } else if g.territory && !label_territories.contains(&s.line.territory.as_ref().map(|t| t.code().to_string())) {
+        } else if g.territory && !label_territories.contains(&s.line.territory.as_ref().map(|t| t.code())) {
             (Rule::B4, format!("territory {}", s.line.territory.as_ref().map(|t| t.code()).unwrap_or("")))
         } else if c.terms.contract.accounting.is_some() && !statement_periods.contains(&period) {
             (Rule::A5, format!("statement for {period}"))
@@ -268,7 +323,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.royalty_effect = expected;
         f.account_effect = expected;
         f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
-        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how)).collect();
+        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how(ctx))).collect();
         f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
         let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
         f.explanation = match rule {
@@ -290,11 +345,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.evidence = pending;
         out.push(f);
     }
-    let source_by_ref: std::collections::HashMap<&SourceRef, &LedgerLine> = sources.iter().map(|s| (&s.line.source, s.line)).collect();
-    for ((k, sp), grp) in &groups {
+    for grp in &groups {
         if grp.src_refs.is_empty() {
             continue;
         }
+        let (k, sp) = (&grp.key, &grp.sale_period);
         let period = grp.statement_period;
         // B5: reported, but later than the window allows.
         if let Some(p) = period
@@ -315,13 +370,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     f.trail.push(format!("interest on {} from {from} (when due) to {to} (when accounted) = {}", grp.src_expected.normalize(), f.interest));
                 }
             }
-            f.evidence = grp.label_refs.clone();
+            f.evidence = grp.label_refs.iter().map(|r| (*r).clone()).collect();
             f.explanation = format!("Sales of {sp} were first accounted in {p}, beyond the {}-month window; interest is due on the royalty for the delay.", ctx.lag_months);
             f.trail.push(format!("royalty on the late income (from the sales data): {}", grp.src_expected.normalize()));
             f.expected = Some(grp.src_expected);
             out.push(f);
         }
-        let first_source = grp.src_refs.first().and_then(|r| source_by_ref.get(r)).copied();
+        let first_source = grp.first_source;
         let tol = ctx.tol(grp.src_net);
         let short_net = grp.net.map(|n| grp.src_net - n);
         let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
@@ -334,7 +389,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.period = period;
             f.royalty_effect = claim;
             f.account_effect = claim;
-            f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).cloned().collect();
+            f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).map(|r| (*r).clone()).collect();
             f.explanation = what;
             let rows = if grp.src_rows > grp.src_refs.len() as u64 { format!(" ({} rows, rolled up in {} lines)", grp.src_rows, grp.src_refs.len()) } else { String::new() };
             f.trail.push(format!("sales data{rows}: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
@@ -390,9 +445,9 @@ fn join(set: &BTreeSet<String>) -> String {
 /// A5 (informational part): statement periods missing between the first and the last, and
 /// months missing in a store's sales data.
 fn data_gaps(ctx: &Ctx, sources: &[SourceIncome], out: &mut Vec<Finding>) {
-    let mut per_store: BTreeMap<String, BTreeSet<Period>> = BTreeMap::new();
+    let mut per_store: BTreeMap<&str, BTreeSet<Period>> = BTreeMap::new();
     for s in sources {
-        per_store.entry(s.line.store.clone().unwrap_or_default()).or_default().insert(s.month);
+        per_store.entry(s.line.store.as_deref().unwrap_or_default()).or_default().insert(s.month);
     }
     for (store, months) in per_store {
         let (Some(first), Some(last)) = (months.first().copied(), months.last().copied()) else { continue };
