@@ -8,6 +8,7 @@ pub mod decode;
 pub mod delimited;
 pub mod dsrf;
 pub mod grid;
+pub mod memo;
 pub mod outcome;
 pub mod profile;
 pub mod stream;

@@ -145,6 +145,9 @@ pub fn normalise_header(h: &str) -> String {
 /// A loaded, checked profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// Distinct for every profile loaded in this process (keys the per-thread memo of
+    /// [`Profile::map_value`]; a clone shares it, and its patterns).
+    pub id: u64,
     pub name: String,
     pub title: String,
     pub statement_kind: StatementKind,
@@ -285,7 +288,9 @@ impl Profile {
                 return Err(at(&format!("[rows] control_fields: '{f}' is not a money or quantity field")));
             }
         }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Profile {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             name: spec.name,
             title: spec.title,
             statement_kind,
@@ -317,12 +322,11 @@ impl Profile {
     }
 
     /// Map a text through `[values.FIELD]`; `None` when no pattern matches.
-    pub fn map_value(&self, field: &str, text: &str) -> Option<String> {
+    /// Results are memoised per thread: the same few texts recur on every row of a report.
+    pub fn map_value(&self, field: &'static str, text: &str) -> Option<String> {
         let table = self.values.get(field)?;
-        table
-            .iter()
-            .find(|(_, patterns)| patterns.iter().any(|p| p.is_match(text.trim())))
-            .map(|(canonical, _)| canonical.clone())
+        let compute = || table.iter().find(|(_, patterns)| patterns.iter().any(|p| p.is_match(text.trim()))).map(|(canonical, _)| canonical.clone());
+        crate::import::memo::memoised(self.id, field, text, compute)
     }
 }
 

@@ -157,20 +157,56 @@ struct Roll<'a> {
     hasher: foldhash::fast::FixedState,
 }
 
-/// One shard of the rolled-up lines: an index from raw key to a slot of `accs`. The index
-/// holds only the key and a slot number, so that a probe stays within a few cache lines.
+/// One shard of the rolled-up lines: an index from raw key to an [`Entry`], and the lines
+/// (`accs`) the entries' slots point to. Plain rows touch only their entry, so that adding a
+/// row costs a probe and the cache lines of its sums, not a visit to a large ledger line.
 #[derive(Default)]
 struct Shard {
-    index: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    index: HashMap<Box<[u8]>, Entry, foldhash::fast::FixedState>,
     accs: Vec<Acc>,
+}
+
+/// What the plain rows of a key need, and what they add up, apart from the line itself.
+struct Entry {
+    slot: u32,
+    /// Copied from the line's [`Acc`]: rows of careful keys, and rows before the line's first
+    /// row, take the full reader.
+    careful: bool,
+    first_row: u64,
+    currency: Currency,
+    /// Plain rows added, and their sums by [`ADDITIVE`] field (those with a bit in `present`).
+    rows: u64,
+    present: u16,
+    sums: [Decimal; 9],
 }
 
 impl Shard {
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Acc> {
-        let slot = *self.index.get(key)?;
+        let slot = self.index.get(key)?.slot;
         self.accs.get_mut(slot as usize)
     }
+
+    /// The shard's lines with the plain rows' sums added in.
+    fn into_lines(self) -> impl Iterator<Item = LedgerLine> {
+        let mut accs = self.accs;
+        for e in self.index.into_values() {
+            if let Some(acc) = accs.get_mut(e.slot as usize) {
+                let mut v: [Option<Decimal>; 9] = [None; 9];
+                for (k, s) in e.sums.iter().enumerate() {
+                    if e.present & (1 << k) != 0 {
+                        v[k] = Some(*s);
+                    }
+                }
+                add_values(&mut acc.line, &v);
+                acc.line.rows += e.rows;
+            }
+        }
+        accs.into_iter().map(|a| a.line)
+    }
 }
+
+/// Territory text → its group (`None`: not one that groups plainly), per worker.
+type Territories = HashMap<String, Option<String>, foldhash::fast::FixedState>;
 
 /// A rolled-up line being summed.
 struct Acc {
@@ -243,7 +279,7 @@ impl Roll<'_> {
     }
 
     /// The raw key of a record. `None` when the territory is not one that groups plainly.
-    fn key(&self, record: &csv::StringRecord, out: &mut Vec<u8>, territories: &mut HashMap<String, Option<String>>) -> Option<()> {
+    fn key(&self, record: &csv::StringRecord, out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
         out.clear();
         for &c in &self.key_columns {
             out.extend_from_slice(record.get(c).unwrap_or("").as_bytes());
@@ -298,7 +334,7 @@ impl Plan<'_> {
         let mut out = ChunkOut::default();
         let mut key = Vec::new();
         let mut values: [Option<Decimal>; 9] = [None; 9];
-        let mut territories = HashMap::new();
+        let mut territories = Territories::default();
         visit_text(text, self.delimiter, first_line, |row| {
             out.rows_read += 1;
             let number = match &row {
@@ -338,7 +374,7 @@ impl Plan<'_> {
         number: u64,
         key: &mut Vec<u8>,
         values: &mut [Option<Decimal>; 9],
-        territories: &mut HashMap<String, Option<String>>,
+        territories: &mut Territories,
         figures: &mut FigureSums,
     ) -> bool {
         if record.len() > self.reader.header_width || record.as_byte_record().as_slice().len() > MAX_CELL_BYTES {
@@ -384,13 +420,18 @@ impl Plan<'_> {
         }
         let shard = roll.shard(key);
         let Ok(mut map) = roll.shards[shard].lock() else { return false };
-        let Some(acc) = map.get_mut(key) else { return false };
-        if acc.careful || number < acc.line.source.row {
+        let Some(e) = map.index.get_mut(&key[..]) else { return false };
+        if e.careful || number < e.first_row {
             return false;
         }
-        add_values(&mut acc.line, values);
-        acc.line.rows += 1;
-        let currency = Some(acc.line.currency);
+        for (field, _) in &roll.additive {
+            if let Some(v) = values[*field] {
+                e.sums[*field] += v;
+                e.present |= 1 << *field;
+            }
+        }
+        e.rows += 1;
+        let currency = Some(e.currency);
         drop(map);
         figures.add(currency, ROWS, Decimal::ONE);
         for (col, k) in &roll.controls {
@@ -456,8 +497,9 @@ impl Plan<'_> {
         match map.get_mut(key) {
             None => {
                 let slot = map.accs.len() as u32;
+                let entry = Entry { slot, careful, first_row: line.source.row, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] };
                 map.accs.push(Acc { line, careful });
-                map.index.insert(key.clone().into_boxed_slice(), slot);
+                map.index.insert(key.clone().into_boxed_slice(), entry);
             }
             Some(acc) => {
                 let v = additive_values(&line);
@@ -473,6 +515,11 @@ impl Plan<'_> {
                     acc.line.rows += 1;
                 }
                 acc.careful |= careful;
+                let (first_row, careful) = (acc.line.source.row, acc.careful);
+                if let Some(e) = map.index.get_mut(&key[..]) {
+                    e.first_row = first_row;
+                    e.careful = careful;
+                }
             }
         }
     }
@@ -694,15 +741,14 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     if let Some(roll) = plan.roll {
         let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
         let count: usize = shards.iter().map(|s| s.accs.len()).sum();
-        let rows: u64 = shards.iter().flat_map(|s| s.accs.iter()).map(|a| a.line.rows).sum();
+        let rows: u64 = shards.iter().flat_map(|s| s.accs.iter()).map(|a| a.line.rows).sum::<u64>() + shards.iter().flat_map(|s| s.index.values()).map(|e| e.rows).sum::<u64>();
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
         // Lines are large: reserve once and move each line once.
         out.lines.reserve_exact(count);
         for shard in shards {
-            drop(shard.index);
-            out.lines.extend(shard.accs.into_iter().map(|a| a.line));
+            out.lines.extend(shard.into_lines());
         }
         sort_by_row(&mut out.lines);
     }

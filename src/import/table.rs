@@ -19,11 +19,20 @@ use crate::ledger::{
 #[derive(Debug, Clone, Default)]
 pub struct ColumnMap {
     pub fields: Vec<(String, usize, String)>,
+    /// Field → position in `fields` (rows look fields up dozens of times each).
+    index: std::collections::HashMap<String, usize, foldhash::fast::FixedState>,
 }
 
 impl ColumnMap {
     pub fn get(&self, field: &str) -> Option<(usize, &str)> {
-        self.fields.iter().find(|(f, ..)| f == field).map(|(_, i, h)| (*i, h.as_str()))
+        let (_, i, h) = &self.fields[*self.index.get(field)?];
+        Some((*i, h.as_str()))
+    }
+
+    /// Map `field` to column `column` headed `header` (the first mapping of a field wins).
+    pub fn push(&mut self, field: String, column: usize, header: String) {
+        self.index.entry(field.clone()).or_insert(self.fields.len());
+        self.fields.push((field, column, header));
     }
 
     pub fn mappings(&self) -> Vec<ColumnMapping> {
@@ -57,7 +66,7 @@ pub fn map_columns(row: &Row, profile: &Profile) -> ColumnMap {
         'alias: for alias in aliases {
             for (i, h) in headers.iter().enumerate() {
                 if !h.is_empty() && alias.matches(h) {
-                    map.fields.push((field.clone(), i, h.clone()));
+                    map.push(field.clone(), i, h.clone());
                     break 'alias;
                 }
             }
@@ -155,10 +164,22 @@ impl<'a> SheetReader<'a> {
 
     /// Whether a label marks a total, subtotal or skipped row.
     pub fn is_row_label(&self, label: &str) -> bool {
+        self.label_class(label).is_some()
+    }
+
+    /// What a label marks: `"subtotal"`, `"total"`, or `"skip N"` (the profile's Nth skip
+    /// pattern); `None` for an ordinary text. Memoised per thread (labels repeat).
+    fn label_class(&self, label: &str) -> Option<String> {
         let p = self.profile;
-        p.subtotal.as_ref().is_some_and(|re| re.is_match(label))
-            || p.total.as_ref().is_some_and(|re| re.is_match(label))
-            || p.skip.iter().any(|re| re.is_match(label))
+        super::memo::memoised(p.id, "#row label", label, || {
+            if p.subtotal.as_ref().is_some_and(|re| re.is_match(label)) {
+                Some("subtotal".into())
+            } else if p.total.as_ref().is_some_and(|re| re.is_match(label)) {
+                Some("total".into())
+            } else {
+                p.skip.iter().position(|re| re.is_match(label)).map(|i| format!("skip {i}"))
+            }
+        })
     }
 
     /// Classify a row below the header and, for a data row, parse it.
@@ -182,12 +203,16 @@ impl<'a> SheetReader<'a> {
             return RowOutcome::NonData("repeated header".into());
         }
         let labels = Self::labels(row);
-        let is_subtotal = profile.subtotal.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
-        let is_total = !is_subtotal && profile.total.as_ref().is_some_and(|re| labels.iter().any(|l| re.is_match(l)));
+        let classes: Vec<Option<String>> = labels.iter().map(|l| self.label_class(l)).collect();
+        let is_subtotal = classes.iter().any(|c| c.as_deref() == Some("subtotal"));
+        let is_total = !is_subtotal && classes.iter().any(|c| c.as_deref() == Some("total"));
         if is_total || is_subtotal {
             return RowOutcome::Total(is_total);
         }
-        if let Some(re) = profile.skip.iter().find(|re| labels.iter().any(|l| re.is_match(l))) {
+        // The first skip pattern (in profile order) that any label matches.
+        if let Some(re) = profile.skip.iter().enumerate().find(|(i, re)| {
+            labels.iter().zip(&classes).any(|(l, c)| c.as_deref() == Some(format!("skip {i}").as_str()) || (c.is_some() && re.is_match(l)))
+        }).map(|(_, re)| re) {
             return RowOutcome::NonData(format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")));
         }
         let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
@@ -350,17 +375,17 @@ impl RowReader<'_> {
 
     /// The cell mapped to `field`, or the profile constant when the column is absent or
     /// empty. `Ok(None)` when neither holds a value.
-    fn cell(&self, field: &str) -> Result<Option<Cell>, CellError> {
+    fn cell(&self, field: &str) -> Result<Option<std::borrow::Cow<'_, Cell>>, CellError> {
         if let Some((i, _)) = self.map.get(field) {
             let cell = self.row.cell(i);
             if let Some(why) = unusable(cell) {
                 return Err(self.err(field, why));
             }
             if !cell.is_empty() {
-                return Ok(Some(cell.clone()));
+                return Ok(Some(std::borrow::Cow::Borrowed(cell)));
             }
         }
-        Ok(self.profile.constants.get(field).map(|c| Cell::Text(c.clone())))
+        Ok(self.profile.constants.get(field).map(|c| std::borrow::Cow::Owned(Cell::Text(c.clone()))))
     }
 
     fn text(&self, field: &str) -> Result<Option<String>, CellError> {
@@ -369,9 +394,9 @@ impl RowReader<'_> {
 
     fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
         let percent_field = self.profile.percent_fields.iter().any(|f| f == field);
-        match self.cell(field)? {
+        match self.cell(field)?.as_deref() {
             None => Ok(None),
-            Some(Cell::Number(d)) => Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d })),
+            Some(Cell::Number(d)) => Ok(Some(if percent_field { *d / Decimal::ONE_HUNDRED } else { *d })),
             Some(Cell::Text(t)) => {
                 // Plainly written numbers (the bulk of large files) skip the general parser.
                 let sep = if self.profile.number_format.decimal == ',' { b',' } else { b'.' };
@@ -389,10 +414,10 @@ impl RowReader<'_> {
 
     fn date(&self, field: &str) -> Result<Option<chrono::NaiveDate>, CellError> {
         let date_1904 = self.date_1904 || self.profile.date_1904;
-        match self.cell(field)? {
+        match self.cell(field)?.as_deref() {
             None => Ok(None),
-            Some(Cell::Date(d)) => Ok(Some(d)),
-            Some(Cell::Number(n)) => excel_serial_date(n, date_1904).map(Some).map_err(|e| self.err(field, e)),
+            Some(Cell::Date(d)) => Ok(Some(*d)),
+            Some(Cell::Number(n)) => excel_serial_date(*n, date_1904).map(Some).map_err(|e| self.err(field, e)),
             Some(Cell::Text(t)) => match parse_date(&t, self.profile.date_format.as_deref()) {
                 Ok(d) => Ok(Some(d)),
                 Err(e) => {
@@ -418,7 +443,7 @@ impl RowReader<'_> {
                 Period::day(d)
             }
         };
-        match self.cell(field)? {
+        match self.cell(field)?.as_deref() {
             None => Ok(None),
             Some(Cell::Text(t)) => {
                 let p = if self.profile.period_format.is_some() {
