@@ -142,8 +142,40 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
         (Ctx::period_of(la), la.sale_period, &la.source).cmp(&(Ctx::period_of(lb), lb.sale_period, &lb.source))
     });
     let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
-    let mut out = Vec::new();
+    // The working (trail) is only read for lines whose gap is a finding. Without escalation
+    // tiers a line's computation has no state, so it is computed without its working and,
+    // when it shows a gap, again with it; with tiers, always with it.
+    let stateless = c.terms.royalties.iter().all(|t| t.get_ref().escalation.is_none());
+    let mut out = Vec::with_capacity(order.len());
     for idx in order {
+        let calc = calc_line(ctx, idx, &mut escalation, !stateless);
+        if stateless && calc.problem.is_none() && !calc.within_tolerance {
+            out.push(calc_line(ctx, idx, &mut escalation, true));
+        } else {
+            out.push(calc);
+        }
+    }
+    out
+}
+
+/// The working of a line's recomputation, written out only when asked for.
+struct Trail {
+    on: bool,
+    lines: Vec<String>,
+}
+
+impl Trail {
+    fn push(&mut self, line: impl FnOnce() -> String) {
+        if self.on {
+            self.lines.push(line());
+        }
+    }
+}
+
+/// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state.
+fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool) -> LineCalc {
+    let c = ctx.contract;
+    {
         let line = ctx.statement[idx];
         let release = c.release_of(line);
         let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.clone());
@@ -174,14 +206,12 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                 line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
                 config.unwrap_or_default()
             ));
-            out.push(calc);
-            continue;
+            return calc;
         };
         let term = c.terms.royalties[ti].get_ref();
         let Some(factor) = c.factor(term, &group) else {
             calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
-            out.push(calc);
-            continue;
+            return calc;
         };
         let q = proration(c, line);
         let receipts = term.base == Base::NetReceipts;
@@ -198,25 +228,27 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             (ti, k)
         });
         let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.contains(&group));
-        let mut trail = vec![format!(
-            "{} row {}: {} {} {} {}; term {}; territory group {group} factor {}; proration {}",
-            line.source.file,
-            line.source.row,
-            line.store.as_deref().unwrap_or("-"),
-            line.territory.as_ref().map(|t| t.code()).unwrap_or("-"),
-            line.isrc.as_deref().or(line.upc.as_deref()).unwrap_or("-"),
-            line.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-            c.term_clause(ti),
-            pc(factor),
-            d(q)
-        )];
+        let mut trail = Trail { on: with_trail, lines: Vec::new() };
+        trail.push(|| {
+            format!(
+                "{} row {}: {} {} {} {}; term {}; territory group {group} factor {}; proration {}",
+                line.source.file,
+                line.source.row,
+                line.store.as_deref().unwrap_or("-"),
+                line.territory.as_ref().map(|t| t.code()).unwrap_or("-"),
+                line.isrc.as_deref().or(line.upc.as_deref()).unwrap_or("-"),
+                line.sale_period.map(|p| p.to_string()).unwrap_or_default(),
+                c.term_clause(ti),
+                pc(factor),
+                d(q)
+            )
+        });
         let mut comps: Vec<(Rule, Decimal)> = Vec::new();
         let (expected, stated, base_amount, s_before_rate, rate_units);
         if receipts {
             let Some(net_a) = line.net else {
                 calc.problem = Some("a receipts-based term but the line shows no receipts".into());
-                out.push(calc);
-                continue;
+                return calc;
             };
             let mut excess_fee = Decimal::ZERO;
             if let Some(fees) = line.fees.filter(|f| *f > Decimal::ZERO) {
@@ -229,7 +261,7 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                 };
                 if fees > allowed {
                     excess_fee = fees - allowed;
-                    trail.push(format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
+                    trail.push(|| format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
                 }
             }
             // Withholding tax taken from the receipts beyond the contract's rate for the
@@ -244,7 +276,7 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                     .unwrap_or_default();
                 let allowed = (net_a + taxes) * allowed_pct;
                 if taxes > allowed {
-                    trail.push(format!("withholding tax {} taken where the contract allows {} for {code} → added back", d(taxes), d(allowed)));
+                    trail.push(|| format!("withholding tax {} taken where the contract allows {} for {code} → added back", d(taxes), d(allowed)));
                     excess_fee += taxes - allowed;
                 }
             }
@@ -266,7 +298,7 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             };
             let rate: Decimal = parts.iter().map(|(share, r)| share * r).sum();
             expected = base_exp * rate * factor * q;
-            trail.push(format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
+            trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
             calc.expected_rate = rate * factor * q;
             rate_units = None;
             match ra {
@@ -284,8 +316,7 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
         } else {
             let Some(units) = line.units else {
                 calc.problem = Some("a price-based term but the line shows no units".into());
-                out.push(calc);
-                continue;
+                return calc;
             };
             let free_a = line.free_units.unwrap_or_default();
             let cap = term.free_goods_pct.map(pct).unwrap_or_default();
@@ -298,11 +329,10 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             let p_a = line.unit_price;
             let Some(price) = p_exp.or(p_a) else {
                 calc.problem = Some("no price on the line and none in the contract for this configuration".into());
-                out.push(calc);
-                continue;
+                return calc;
             };
             if p_exp.is_none() {
-                trail.push(format!("price {} as stated (the contract lists no price for this configuration)", d(price)));
+                trail.push(|| format!("price {} as stated (the contract lists no price for this configuration)", d(price)));
             }
             let unit_base = price * (Decimal::ONE - c_exp);
             let mut e = Decimal::ZERO;
@@ -314,14 +344,14 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                     let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
                     if retroactive && after != before {
                         e = rb_exp * unit_base * after * factor * q;
-                        trail.push(format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
+                        trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
                         let retro = s.prior_base * (after - before);
-                        trail.push(format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
+                        trail.push(|| format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
                         e += retro;
                     } else {
                         for (u, r) in portions(term, s.cum, rb_exp) {
                             e += u * unit_base * r * factor * q;
-                            trail.push(format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
+                            trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
                         }
                     }
                     s.cum += rb_exp;
@@ -331,24 +361,24 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                 Some(s) => {
                     let r = tier_rate(term, s.cum);
                     e = rb_exp * unit_base * r * factor * q;
-                    trail.push(format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
+                    trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
                 }
                 None => {
                     let r = pct(term.rate);
                     e = rb_exp * unit_base * r * factor * q;
-                    trail.push(format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
+                    trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
                 }
             }
             if free_allowed != free_a {
-                trail.push(format!("free goods: statement {} units, contract allows {} ({} of {})", d(free_a), d(free_allowed), pc(cap), d(units)));
+                trail.push(|| format!("free goods: statement {} units, contract allows {} ({} of {})", d(free_a), d(free_allowed), pc(cap), d(units)));
             }
             if c_exp != Decimal::ZERO || c_a != Decimal::ZERO {
-                trail.push(format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
+                trail.push(|| format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
             }
             expected = e;
             base_amount = rb_exp * unit_base * factor * q;
             calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
-            trail.push(format!("expected = {}", d(expected)));
+            trail.push(|| format!("expected = {}", d(expected)));
             rate_units = Some(rb_exp);
             match ra {
                 Some(r) => {
@@ -381,13 +411,13 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
                 expected -= producer;
                 calc.expected_rate = net_rate;
                 calc.net_presentation = true;
-                trail.push(format!("net presentation: the artist is credited after {} producer points; expected less {} = {}", d(points), d(producer), d(expected)));
+                trail.push(|| format!("net presentation: the artist is credited after {} producer points; expected less {} = {}", d(points), d(producer), d(expected)));
             }
         }
         calc.expected = expected;
         calc.base_amount = base_amount;
         if let Some(s) = stated {
-            trail.push(format!("statement's own arithmetic = {} (credited {})", d(s), d(reported)));
+            trail.push(|| format!("statement's own arithmetic = {} (credited {})", d(s), d(reported)));
             comps.insert(0, (Rule::A2, s - reported));
         }
         let rate_gap = match s_before_rate {
@@ -401,10 +431,9 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
         if !calc.within_tolerance {
             calc.components = fold(comps, tol, total);
         }
-        calc.trail = trail;
-        out.push(calc);
+        calc.trail = trail.lines;
+        calc
     }
-    out
 }
 
 /// Keep the parts above tolerance; fold the small ones into the largest so the sum stays

@@ -467,12 +467,16 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
     let reader = RowReader { row, profile, map, date_1904: sheet.date_1904, base: base.clone() };
     // Whatever else is wrong, read the money and currency we can, for conservation.
     let currency = reader.text("currency").ok().flatten().and_then(|c| Currency::parse(&c));
-    let mut amounts = BTreeMap::new();
-    for field in DECIMAL_FIELDS {
-        if let Ok(Some(v)) = reader.decimal(field) {
-            amounts.insert(field.to_string(), v);
+    // The money a rejected row carries (read only for rejects: most rows are not).
+    let amounts = || {
+        let mut amounts = BTreeMap::new();
+        for field in DECIMAL_FIELDS {
+            if let Ok(Some(v)) = reader.decimal(field) {
+                amounts.insert(field.to_string(), v);
+            }
         }
-    }
+        amounts
+    };
     let by_column = control_columns
         .iter()
         .filter_map(|(_, col)| match row.cell(*col) {
@@ -489,7 +493,7 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
         },
         reason,
         currency,
-        amounts: amounts.clone(),
+        amounts: amounts(),
     };
     match row.unterminated {
         Some(Unterminated::OpenQuote) => {
