@@ -404,7 +404,7 @@ impl RowReader<'_> {
                     return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
                 }
                 let has_percent = t.trim_end().ends_with('%');
-                let d = parse_decimal(&t, self.profile.number_format).map_err(|e| self.err(field, e))?;
+                let d = parse_decimal(t, self.profile.number_format).map_err(|e| self.err(field, e))?;
                 Ok(Some(if has_percent || percent_field { d / Decimal::ONE_HUNDRED } else { d }))
             }
             Some(Cell::Date(d)) => Err(self.err(field, format!("a date ({d}) where a number belongs"))),
@@ -418,7 +418,7 @@ impl RowReader<'_> {
             None => Ok(None),
             Some(Cell::Date(d)) => Ok(Some(*d)),
             Some(Cell::Number(n)) => excel_serial_date(*n, date_1904).map(Some).map_err(|e| self.err(field, e)),
-            Some(Cell::Text(t)) => match parse_date(&t, self.profile.date_format.as_deref()) {
+            Some(Cell::Text(t)) => match parse_date(t, self.profile.date_format.as_deref()) {
                 Ok(d) => Ok(Some(d)),
                 Err(e) => {
                     let digits = t.trim();
@@ -447,11 +447,11 @@ impl RowReader<'_> {
             None => Ok(None),
             Some(Cell::Text(t)) => {
                 let p = if self.profile.period_format.is_some() {
-                    parse_period(&t, self.profile.period_format.as_deref())
+                    parse_period(t, self.profile.period_format.as_deref())
                 } else if let Some(f) = &self.profile.date_format {
-                    parse_date(&t, Some(f)).map(Period::day).or_else(|_| parse_period(&t, None))
+                    parse_date(t, Some(f)).map(Period::day).or_else(|_| parse_period(t, None))
                 } else {
-                    parse_period(&t, None)
+                    parse_period(t, None)
                 }
                 .map_err(|e| self.err(field, e))?;
                 Ok(Some(if p.kind == crate::ledger::PeriodKind::Day { to_period(p.start) } else { p }))

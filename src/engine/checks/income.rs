@@ -461,7 +461,7 @@ fn data_gaps(ctx: &Ctx, sources: &[SourceIncome], out: &mut Vec<Finding>) {
             }
         }
         if !gaps.is_empty() {
-            let mut f = Finding::new(Rule::A5, Severity::Info, &ctx.currency).key("contract", ctx.contract.id()).key("store", &store);
+            let mut f = Finding::new(Rule::A5, Severity::Info, &ctx.currency).key("contract", ctx.contract.id()).key("store", store);
             f.title = "Gap in the sales data".into();
             f.explanation = format!("The sales data for {store} have no lines for {}; ask for those reports before concluding on completeness.", gaps.join(", "));
             out.push(f);
