@@ -38,6 +38,34 @@ pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnc
     v
 }
 
+thread_local! {
+    static PERIODS: RefCell<HashMap<(u64, &'static str), HashMap<Box<str>, Result<crate::ledger::Period, String>, FixedState>, FixedState>> =
+        RefCell::new(HashMap::default());
+}
+
+/// [`memoised`] for a period parsed from text (same keys, same bound).
+pub fn memoised_period(
+    owner: u64,
+    field: &'static str,
+    text: &str,
+    compute: impl FnOnce() -> Result<crate::ledger::Period, String>,
+) -> Result<crate::ledger::Period, String> {
+    let hit = PERIODS.with(|m| m.borrow().get(&(owner, field)).and_then(|t| t.get(text).cloned()));
+    if let Some(v) = hit {
+        return v;
+    }
+    let v = compute();
+    PERIODS.with(|m| {
+        let mut m = m.borrow_mut();
+        let table = m.entry((owner, field)).or_default();
+        if table.len() >= MAX_ENTRIES {
+            table.clear();
+        }
+        table.insert(Box::from(text), v.clone());
+    });
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,9 +153,14 @@ struct Roll<'a> {
     decimal: u8,
     /// The profile gives a territory for rows without one.
     territory_constant: bool,
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Padded<Mutex<Shard>>>,
     hasher: foldhash::fast::FixedState,
 }
+
+/// A value alone on its cache lines: the shards' locks and table headers are written by
+/// every worker, and neighbours sharing a line would bounce it between cores.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// One shard of the rolled-up lines: an index from raw key to an [`Entry`], and the lines
 /// (`accs`) the entries' slots point to. Plain rows touch only their entry, so that adding a
@@ -419,7 +424,7 @@ impl Plan<'_> {
             return false;
         }
         let shard = roll.shard(key);
-        let Ok(mut map) = roll.shards[shard].lock() else { return false };
+        let Ok(mut map) = roll.shards[shard].0.lock() else { return false };
         let Some(e) = map.index.get_mut(&key[..]) else { return false };
         if e.careful || number < e.first_row {
             return false;
@@ -490,7 +495,7 @@ impl Plan<'_> {
             !t.is_empty() && self.reader.is_row_label(&t)
         }) || roll.key_columns.iter().all(|c| self.reader.header_text(*c) == Some(row.cell(*c).display().to_lowercase().as_str()));
         let shard = roll.shard(key);
-        let mut map = match roll.shards[shard].lock() {
+        let mut map = match roll.shards[shard].0.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
@@ -719,6 +724,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     if source.inner_boms > 0 {
         out.notes.push(format!("{} byte-order mark(s) inside the file removed (concatenated exports)", source.inner_boms));
     }
+    out.lines.reserve_exact(chunks.iter().filter_map(|(_, c)| c.as_ref().ok()).map(|c| c.lines.len()).sum());
     let mut before = FigureSums::default();
     let mut last_subtotal = FigureSums::default();
     for (_, chunk) in chunks {
@@ -739,7 +745,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         before = before.combined(&chunk.figures, Decimal::ONE);
     }
     if let Some(roll) = plan.roll {
-        let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
+        let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.0.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
         let count: usize = shards.iter().map(|s| s.accs.len()).sum();
         let rows: u64 = shards.iter().flat_map(|s| s.accs.iter()).map(|a| a.line.rows).sum::<u64>() + shards.iter().flat_map(|s| s.index.values()).map(|e| e.rows).sum::<u64>();
         if rows > count as u64 {
@@ -833,7 +839,7 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         controls,
         decimal,
         territory_constant: profile.constants.contains_key("territory"),
-        shards: (0..64).map(|_| Mutex::new(Shard::default())).collect(),
+        shards: (0..64).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
         hasher: foldhash::fast::FixedState::default(),
     }
 }

@@ -434,7 +434,7 @@ impl RowReader<'_> {
         }
     }
 
-    fn period(&self, field: &str) -> Result<Option<Period>, CellError> {
+    fn period(&self, field: &'static str) -> Result<Option<Period>, CellError> {
         let by_month = self.profile.sale_period_by_month && field.starts_with("sale_period");
         let to_period = |d: chrono::NaiveDate| {
             if by_month {
@@ -446,13 +446,16 @@ impl RowReader<'_> {
         match self.cell(field)?.as_deref() {
             None => Ok(None),
             Some(Cell::Text(t)) => {
-                let p = if self.profile.period_format.is_some() {
-                    parse_period(t, self.profile.period_format.as_deref())
-                } else if let Some(f) = &self.profile.date_format {
-                    parse_date(t, Some(f)).map(Period::day).or_else(|_| parse_period(t, None))
-                } else {
-                    parse_period(t, None)
-                }
+                // Periods repeat from row to row, and parsing one costs regular expressions.
+                let p = super::memo::memoised_period(self.profile.id, field, t, || {
+                    if self.profile.period_format.is_some() {
+                        parse_period(t, self.profile.period_format.as_deref())
+                    } else if let Some(f) = &self.profile.date_format {
+                        parse_date(t, Some(f)).map(Period::day).or_else(|_| parse_period(t, None))
+                    } else {
+                        parse_period(t, None)
+                    }
+                })
                 .map_err(|e| self.err(field, e))?;
                 Ok(Some(if p.kind == crate::ledger::PeriodKind::Day { to_period(p.start) } else { p }))
             }
@@ -481,7 +484,9 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
         .iter()
         .filter_map(|(_, col)| match row.cell(*col) {
             Cell::Number(d) => Some((*col, *d)),
-            Cell::Text(t) if !t.trim().is_empty() => parse_decimal(t, profile.number_format).ok().map(|d| (*col, d)),
+            Cell::Text(t) if !t.trim().is_empty() => super::stream::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
+                .or_else(|| parse_decimal(t, profile.number_format).ok())
+                .map(|d| (*col, d)),
             _ => None,
         })
         .collect();
