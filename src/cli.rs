@@ -75,7 +75,7 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         profile: ProfileArgs,
-        /// Write the ledger to this file (.csv).
+        /// Write the ledger: FILE.csv, or FILE.parquet (a directory of Parquet files, one per period).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Write every rejected row with its reason to this CSV file.
@@ -210,15 +210,30 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
             let (files, errors) = import::import_paths(&paths, &opts);
             if let Some(path) = &ledger_out {
                 let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
-                if ext != "csv" {
-                    return Err(CliError::Usage(format!(
-                        "--out {}: only .csv ledgers can be written by this version",
-                        path.display()
-                    )));
+                match ext.as_str() {
+                    "csv" => {
+                        let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+                        import_summary::write_ledger_csv(std::io::BufWriter::new(f), &files)
+                            .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+                    }
+                    "parquet" => {
+                        let written = crate::report::ledger_parquet::write_ledger_parquet(path, &files).map_err(io_err)?;
+                        let lines: usize = written.partitions.iter().map(|(_, n)| n).sum();
+                        eprintln!("royalty-audit: ledger of {lines} lines written to {} in {} period partitions", path.display(), written.partitions.len());
+                        if !written.text_money_columns.is_empty() {
+                            eprintln!(
+                                "royalty-audit: written as text (a value does not fit DECIMAL(38, s) exactly): {}",
+                                written.text_money_columns.join(", ")
+                            );
+                        }
+                    }
+                    _ => {
+                        return Err(CliError::Usage(format!(
+                            "--out {}: the ledger is written as .csv or .parquet (a directory of period partitions)",
+                            path.display()
+                        )));
+                    }
                 }
-                let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
-                import_summary::write_ledger_csv(std::io::BufWriter::new(f), &files)
-                    .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
             }
             if let Some(path) = &rejects {
                 let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;

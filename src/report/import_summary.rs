@@ -210,7 +210,7 @@ pub fn write_import_table(out: &mut dyn Write, files: &[FileImport], errors: &[F
     Ok(())
 }
 
-const LEDGER_COLUMNS: &[&str] = &[
+pub const LEDGER_COLUMNS: &[&str] = &[
     "file", "sheet", "row", "profile", "statement_kind", "line_kind", "account", "payee", "sale_period",
     "accounting_period", "reporting_date", "store", "offering", "territory", "isrc", "upc", "iswc", "title",
     "release_title", "artist", "income_type", "sale_type", "channel", "price_category", "units", "free_units", "container_pct", "unit_price", "gross", "fees", "taxes",
@@ -226,7 +226,7 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn ledger_record(l: &LedgerLine) -> Vec<String> {
+pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
     let s = |o: &Option<String>| o.clone().unwrap_or_default();
     let d = |o: &Option<Decimal>| o.map(|v| v.to_string()).unwrap_or_default();
     let flags: Vec<String> = l
