@@ -199,6 +199,13 @@ fn options(args: &ProfileArgs) -> Result<ImportOptions, CliError> {
     Ok(ImportOptions::new(profiles, args.profile.clone()))
 }
 
+/// Where a ledger file is written before it is complete (`FILE.partial`).
+fn partial_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
 fn io_err(e: impl std::fmt::Display) -> CliError {
     CliError::File(e.to_string())
 }
@@ -206,33 +213,50 @@ fn io_err(e: impl std::fmt::Display) -> CliError {
 fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
     match command {
         Command::Import { paths, profile, out: ledger_out, rejects, json } => {
-            let opts = options(&profile)?;
+            let mut opts = options(&profile)?;
+            let ext = ledger_out.as_ref().map(|p| p.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase());
+            // Lines are written out as they are read (CSV), or not kept at all (no --out): the
+            // import of a file larger than memory stays within bounded memory. Parquet is
+            // partitioned by period and typed from every value, so it keeps the ledger.
+            let sink = match (&ledger_out, ext.as_deref()) {
+                (None, _) => Some(import::SharedSink::new(import_summary::DiscardLines)),
+                (Some(path), Some("csv")) => {
+                    // Written under a name no import reads, and renamed when complete: the
+                    // output may sit in a folder being imported.
+                    let partial = partial_path(path);
+                    let f = std::fs::File::create(&partial).map_err(|e| io_err(format!("{}: {e}", partial.display())))?;
+                    let sink = import_summary::CsvLedgerSink::new(std::io::BufWriter::new(f)).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
+                    Some(import::SharedSink::new(sink))
+                }
+                (Some(_), Some("parquet")) => None,
+                (Some(path), _) => {
+                    return Err(CliError::Usage(format!(
+                        "--out {}: the ledger is written as .csv or .parquet (a directory of period partitions)",
+                        path.display()
+                    )));
+                }
+            };
+            opts.sink = sink.clone();
             let (files, errors) = import::import_paths(&paths, &opts);
-            if let Some(path) = &ledger_out {
-                let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
-                match ext.as_str() {
-                    "csv" => {
-                        let f = std::fs::File::create(path).map_err(|e| io_err(format!("{}: {e}", path.display())))?;
-                        import_summary::write_ledger_csv(std::io::BufWriter::new(f), &files)
-                            .map_err(|e| io_err(format!("{}: {e}", path.display())))?;
-                    }
-                    "parquet" => {
-                        let written = crate::report::ledger_parquet::write_ledger_parquet(path, &files).map_err(io_err)?;
-                        let lines: usize = written.partitions.iter().map(|(_, n)| n).sum();
-                        eprintln!("royalty-audit: ledger of {lines} lines written to {} in {} period partitions", path.display(), written.partitions.len());
-                        if !written.text_money_columns.is_empty() {
-                            eprintln!(
-                                "royalty-audit: written as text (a value does not fit DECIMAL(38, s) exactly): {}",
-                                written.text_money_columns.join(", ")
-                            );
-                        }
-                    }
-                    _ => {
-                        return Err(CliError::Usage(format!(
-                            "--out {}: the ledger is written as .csv or .parquet (a directory of period partitions)",
-                            path.display()
-                        )));
-                    }
+            if let (Some(sink), Some(path)) = (&sink, &ledger_out) {
+                let partial = partial_path(path);
+                let failed = errors.iter().find(|e| e.message.starts_with("ledger output"));
+                let finished = match (failed, sink.0.lock()) {
+                    (Some(e), _) => Err(e.message.clone()),
+                    (None, Ok(mut sink)) => sink.finish(),
+                    (None, Err(_)) => Err("the ledger writer failed".into()),
+                };
+                if let Err(e) = finished.and_then(|_| std::fs::rename(&partial, path).map_err(|e| e.to_string())) {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(io_err(format!("{}: {e}", path.display())));
+                }
+            }
+            if let (Some(path), Some("parquet")) = (&ledger_out, ext.as_deref()) {
+                let written = crate::report::ledger_parquet::write_ledger_parquet(path, &files).map_err(io_err)?;
+                let lines: usize = written.partitions.iter().map(|(_, n)| n).sum();
+                eprintln!("royalty-audit: ledger of {lines} lines written to {} in {} period partitions", path.display(), written.partitions.len());
+                if !written.text_money_columns.is_empty() {
+                    eprintln!("royalty-audit: written as text (a value does not fit DECIMAL(38, s) exactly): {}", written.text_money_columns.join(", "));
                 }
             }
             if let Some(path) = &rejects {

@@ -256,3 +256,53 @@ fn subtotals_cover_their_own_section_when_streamed() {
         assert_eq!(f.controls, memory.controls, "roll-up {roll}");
     }
 }
+
+/// Collects what a sink receives, to compare with the lines an import keeps.
+struct Collect(std::sync::Arc<std::sync::Mutex<Vec<LedgerLine>>>);
+
+impl royalty_audit::import::LineSink for Collect {
+    fn write(&mut self, lines: &[LedgerLine]) -> Result<(), String> {
+        self.0.lock().unwrap().extend_from_slice(lines);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_receives_the_ledger_in_row_order_and_the_import_keeps_only_counts() {
+    let text = report(23, 500, true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    std::fs::write(&path, &text).unwrap();
+    for chunk in [1, 300, 1 << 22] {
+        let mut o = options(false);
+        o.chunk_bytes = chunk;
+        let kept = import_path(&path, &o).unwrap().remove(0);
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        o.sink = Some(royalty_audit::import::SharedSink::new(Collect(got.clone())));
+        let spilled = import_path(&path, &o).unwrap().remove(0);
+        assert!(spilled.lines.is_empty(), "chunk {chunk}: lines went to the sink");
+        assert_eq!(*got.lock().unwrap(), kept.lines, "chunk {chunk}: same lines, same order");
+        assert_eq!(spilled.line_count(), kept.lines.len() as u64);
+        assert_eq!(spilled.rows_imported(), kept.rows_imported());
+        assert!(spilled.rows_balance());
+        same_bookkeeping(&kept, &spilled);
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_the_import_with_its_reason() {
+    struct Full;
+    impl royalty_audit::import::LineSink for Full {
+        fn write(&mut self, _: &[LedgerLine]) -> Result<(), String> {
+            Err("disk full".into())
+        }
+    }
+    let text = report(5, 200, false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    std::fs::write(&path, &text).unwrap();
+    let mut o = options(false);
+    o.sink = Some(royalty_audit::import::SharedSink::new(Full));
+    let err = import_path(&path, &o).unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+}

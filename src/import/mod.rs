@@ -31,8 +31,48 @@ pub const MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
 /// File extensions read when a directory is given.
 const STATEMENT_EXTENSIONS: &[&str] = &["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "xls", "xlsb", "ods", "gz", "zip"];
 
+/// Where ledger lines go as they are read, instead of staying in [`FileImport::lines`]
+/// (`import` of files larger than memory: the ledger is written out, only counts and totals
+/// are kept). Lines arrive file by file, in row order.
+pub trait LineSink: Send {
+    fn write(&mut self, lines: &[crate::ledger::LedgerLine]) -> Result<(), String>;
+    /// Flush what is buffered (after the last file).
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A sink shared by the importer's threads.
+#[derive(Clone)]
+pub struct SharedSink(pub std::sync::Arc<std::sync::Mutex<Box<dyn LineSink>>>);
+
+impl SharedSink {
+    pub fn new(sink: impl LineSink + 'static) -> Self {
+        SharedSink(std::sync::Arc::new(std::sync::Mutex::new(Box::new(sink))))
+    }
+
+    /// Send `f`'s lines to the sink, keeping their counts and totals in `f.spilled`.
+    pub fn spill(&self, f: &mut FileImport) -> Result<(), String> {
+        if f.lines.is_empty() {
+            return Ok(());
+        }
+        self.0.lock().map_err(|_| "ledger output failed earlier".to_string())?.write(&f.lines)?;
+        f.spilled.get_or_insert_with(Default::default).add(&f.lines);
+        f.lines = Vec::new();
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for SharedSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSink")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
+    /// Send ledger lines here as they are read (see [`LineSink`]); `None` keeps them.
+    pub sink: Option<SharedSink>,
     pub profiles: Vec<Profile>,
     /// Force this profile instead of detecting one.
     pub profile: Option<String>,
@@ -49,7 +89,7 @@ pub const DEFAULT_STREAM_OVER: u64 = 16 << 20;
 
 impl ImportOptions {
     pub fn new(profiles: Vec<Profile>, profile: Option<String>) -> Self {
-        ImportOptions { profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None, chunk_bytes: stream::CHUNK_BYTES }
+        ImportOptions { sink: None, profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None, chunk_bytes: stream::CHUNK_BYTES }
     }
 }
 
@@ -416,7 +456,17 @@ pub fn import_paths(paths: &[PathBuf], opts: &ImportOptions) -> (Vec<FileImport>
         Ok(files) => {
             for f in files {
                 match import_path(&f, opts) {
-                    Ok(v) => imports.extend(v),
+                    Ok(mut v) => {
+                        if let Some(sink) = &opts.sink {
+                            for file in &mut v {
+                                if let Err(e) = sink.spill(file) {
+                                    errors.push(FileError { file: file.file.clone(), message: format!("ledger output: {e}") });
+                                    return (imports, errors);
+                                }
+                            }
+                        }
+                        imports.extend(v)
+                    }
                     Err(e) => errors.push(e),
                 }
             }

@@ -71,6 +71,38 @@ pub struct FileImport {
     pub nondata: Vec<NonData>,
     pub controls: Vec<ControlCheck>,
     pub columns: Vec<ColumnMapping>,
+    /// Lines sent to a [`super::LineSink`] instead of kept in `lines`: their counts and
+    /// totals.
+    pub spilled: Option<Spilled>,
+}
+
+/// Counts and totals of ledger lines that were written out, not kept.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Spilled {
+    pub lines: u64,
+    /// Source rows they stand for.
+    pub rows: u64,
+    pub totals: BTreeMap<Currency, Totals>,
+}
+
+impl Spilled {
+    pub fn add(&mut self, lines: &[LedgerLine]) {
+        self.lines += lines.len() as u64;
+        for line in lines {
+            self.rows += line.rows;
+            add_to_totals(&mut self.totals, line);
+        }
+    }
+}
+
+fn add_to_totals(out: &mut BTreeMap<Currency, Totals>, line: &LedgerLine) {
+    let t = out.entry(line.currency).or_default();
+    t.lines += 1;
+    t.units += line.units.unwrap_or_default();
+    t.gross += line.gross.unwrap_or_default();
+    t.net += line.net.unwrap_or_default();
+    t.royalty += line.royalty.unwrap_or_default();
+    t.amount += line.amount.unwrap_or_default();
 }
 
 /// Sums per currency of the money and quantity fields.
@@ -99,17 +131,16 @@ impl FileImport {
     }
 
     pub fn totals(&self) -> BTreeMap<Currency, Totals> {
-        let mut out: BTreeMap<Currency, Totals> = BTreeMap::new();
+        let mut out: BTreeMap<Currency, Totals> = self.spilled.as_ref().map(|s| s.totals.clone()).unwrap_or_default();
         for line in &self.lines {
-            let t = out.entry(line.currency).or_default();
-            t.lines += 1;
-            t.units += line.units.unwrap_or_default();
-            t.gross += line.gross.unwrap_or_default();
-            t.net += line.net.unwrap_or_default();
-            t.royalty += line.royalty.unwrap_or_default();
-            t.amount += line.amount.unwrap_or_default();
+            add_to_totals(&mut out, line);
         }
         out
+    }
+
+    /// Ledger lines the file gave (kept or written out).
+    pub fn line_count(&self) -> u64 {
+        self.lines.len() as u64 + self.spilled.as_ref().map_or(0, |s| s.lines)
     }
 
     /// Money in rejected rows that parsed, per currency and field.
@@ -136,7 +167,7 @@ impl FileImport {
 
     /// Source rows that became ledger lines (a rolled-up line counts all its rows).
     pub fn rows_imported(&self) -> u64 {
-        self.lines.iter().map(|l| l.rows).sum()
+        self.lines.iter().map(|l| l.rows).sum::<u64>() + self.spilled.as_ref().map_or(0, |s| s.rows)
     }
 
     /// rows_read == imported + rejected + non-data.

@@ -653,8 +653,49 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, String)>(threads * 2);
     let chunk_rx = Mutex::new(chunk_rx);
-    let (out_tx, out_rx) = mpsc::channel::<(usize, Result<ChunkOut, String>)>();
+    // Bounded, so that workers wait when results are consumed slower than produced (a
+    // ledger being written out): memory stays within the chunks in flight.
+    let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Result<ChunkOut, String>)>(threads * 2);
+    // Lines go to the sink (`import` of large files) chunk by chunk in row order, as soon
+    // as every chunk before has arrived; rolled-up lines (audits) are never sent there.
+    let sink = opts.sink.clone().filter(|_| plan.roll.is_none());
+    let mut collected: (Vec<(usize, Result<ChunkOut, String>)>, Option<super::outcome::Spilled>) = (Vec::new(), None);
+    // Set when the sink fails: the reader stops, and the chunks in flight are drained.
+    let failed = std::sync::atomic::AtomicBool::new(false);
     let produced: Result<(), String> = std::thread::scope(|scope| {
+        let collected = &mut collected;
+        let failed = &failed;
+        let collector = scope.spawn(move || -> Result<(), String> {
+            let Some(sink) = sink else {
+                collected.0 = out_rx.into_iter().collect();
+                return Ok(());
+            };
+            let mut waiting: std::collections::BTreeMap<usize, Result<ChunkOut, String>> = std::collections::BTreeMap::new();
+            let mut next = 0usize;
+            let spilled = collected.1.get_or_insert_with(Default::default);
+            let write = |lines: &[LedgerLine]| sink.0.lock().map_err(|_| "ledger output failed earlier".to_string())?.write(lines);
+            let mut out_rx = out_rx.into_iter();
+            for (index, chunk) in out_rx.by_ref() {
+                waiting.insert(index, chunk);
+                while let Some(mut chunk) = waiting.remove(&next) {
+                    if let Ok(c) = &mut chunk
+                        && !c.lines.is_empty()
+                    {
+                        if let Err(e) = write(&c.lines) {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            out_rx.for_each(drop);
+                            return Err(e);
+                        }
+                        spilled.add(&c.lines);
+                        c.lines = Vec::new();
+                    }
+                    collected.0.push((next, chunk));
+                    next += 1;
+                }
+            }
+            collected.0.extend(waiting);
+            Ok(())
+        });
         for _ in 0..threads {
             let out_tx = out_tx.clone();
             let (chunk_rx, plan) = (&chunk_rx, &plan);
@@ -676,6 +717,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         let mut index = 0usize;
         let mut first_line = 1u64;
         loop {
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
             while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
             if pending.is_empty() {
                 break;
@@ -700,11 +744,11 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             first_line += lines;
         }
         drop(chunk_tx);
-        Ok(())
+        collector.join().unwrap_or_else(|_| Err("the ledger writer stopped".into())).map_err(|e| format!("ledger output: {e}"))
     });
     produced?;
     let _t = crate::timings::stage("stream: merge");
-    let mut chunks: Vec<(usize, Result<ChunkOut, String>)> = out_rx.into_iter().collect();
+    let (mut chunks, spilled) = collected;
     chunks.sort_by_key(|(i, _)| *i);
     let format = match delimiter {
         b'\t' => "tsv",
@@ -719,6 +763,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         encoding: Some(encoding.name().to_string()),
         delimiter: Some((delimiter as char).to_string()),
         columns: map.mappings(),
+        spilled,
         ..Default::default()
     };
     if source.inner_boms > 0 {

@@ -289,6 +289,42 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
     ]
 }
 
+/// The ledger CSV written line by line as files are read (`import --out FILE.csv`): the
+/// same bytes as [`write_ledger_csv`] of the whole import.
+pub struct CsvLedgerSink<W: Write> {
+    writer: csv::Writer<W>,
+}
+
+impl<W: Write> CsvLedgerSink<W> {
+    pub fn new(out: W) -> Result<Self, csv::Error> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(LEDGER_COLUMNS)?;
+        Ok(CsvLedgerSink { writer })
+    }
+}
+
+impl<W: Write + Send> crate::import::LineSink for CsvLedgerSink<W> {
+    fn write(&mut self, lines: &[LedgerLine]) -> Result<(), String> {
+        for l in lines {
+            self.writer.write_record(ledger_record(l)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.writer.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// A sink that keeps nothing: `import` without `--out` only reports counts and totals.
+pub struct DiscardLines;
+
+impl crate::import::LineSink for DiscardLines {
+    fn write(&mut self, _lines: &[LedgerLine]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Write the ledger as CSV, one row per line, in file/sheet/row order.
 pub fn write_ledger_csv(out: impl Write, files: &[FileImport]) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
