@@ -14,20 +14,21 @@ use foldhash::fast::FixedState;
 
 const MAX_ENTRIES: usize = 4096;
 
-type Table = HashMap<Box<str>, Option<String>, FixedState>;
+type Table<V> = HashMap<Box<str>, V, FixedState>;
+type Tables<V> = RefCell<HashMap<(u64, &'static str), Table<V>, FixedState>>;
 
 thread_local! {
-    static MEMO: RefCell<HashMap<(u64, &'static str), Table, FixedState>> = RefCell::new(HashMap::default());
+    static MEMO: Tables<Option<String>> = RefCell::new(HashMap::default());
+    static PERIODS: Tables<Result<crate::ledger::Period, String>> = RefCell::new(HashMap::default());
 }
 
-/// `compute()` for `(owner, field, text)`, from the memo when this thread has seen it.
-pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> Option<String>) -> Option<String> {
-    let hit = MEMO.with(|m| m.borrow().get(&(owner, field)).and_then(|t| t.get(text).cloned()));
+fn lookup<V: Clone>(tables: &'static std::thread::LocalKey<Tables<V>>, owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> V) -> V {
+    let hit = tables.with(|m| m.borrow().get(&(owner, field)).and_then(|t| t.get(text).cloned()));
     if let Some(v) = hit {
         return v;
     }
     let v = compute();
-    MEMO.with(|m| {
+    tables.with(|m| {
         let mut m = m.borrow_mut();
         let table = m.entry((owner, field)).or_default();
         if table.len() >= MAX_ENTRIES {
@@ -38,9 +39,9 @@ pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnc
     v
 }
 
-thread_local! {
-    static PERIODS: RefCell<HashMap<(u64, &'static str), HashMap<Box<str>, Result<crate::ledger::Period, String>, FixedState>, FixedState>> =
-        RefCell::new(HashMap::default());
+/// `compute()` for `(owner, field, text)`, from the memo when this thread has seen it.
+pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> Option<String>) -> Option<String> {
+    lookup(&MEMO, owner, field, text, compute)
 }
 
 /// [`memoised`] for a period parsed from text (same keys, same bound).
@@ -50,20 +51,7 @@ pub fn memoised_period(
     text: &str,
     compute: impl FnOnce() -> Result<crate::ledger::Period, String>,
 ) -> Result<crate::ledger::Period, String> {
-    let hit = PERIODS.with(|m| m.borrow().get(&(owner, field)).and_then(|t| t.get(text).cloned()));
-    if let Some(v) = hit {
-        return v;
-    }
-    let v = compute();
-    PERIODS.with(|m| {
-        let mut m = m.borrow_mut();
-        let table = m.entry((owner, field)).or_default();
-        if table.len() >= MAX_ENTRIES {
-            table.clear();
-        }
-        table.insert(Box::from(text), v.clone());
-    });
-    v
+    lookup(&PERIODS, owner, field, text, compute)
 }
 
 #[cfg(test)]

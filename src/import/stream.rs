@@ -128,6 +128,9 @@ struct ChunkOut {
     figures: FigureSums,
 }
 
+/// A chunk's result and its place in the file.
+type IndexedChunk = (usize, Result<ChunkOut, String>);
+
 /// What the workers share about the file.
 struct Plan<'a> {
     reader: SheetReader<'a>,
@@ -659,7 +662,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     // Lines go to the sink (`import` of large files) chunk by chunk in row order, as soon
     // as every chunk before has arrived; rolled-up lines (audits) are never sent there.
     let sink = opts.sink.clone().filter(|_| plan.roll.is_none());
-    let mut collected: (Vec<(usize, Result<ChunkOut, String>)>, Option<super::outcome::Spilled>) = (Vec::new(), None);
+    let mut collected: (Vec<IndexedChunk>, Option<super::outcome::Spilled>) = (Vec::new(), None);
     // Set when the sink fails: the reader stops, and the chunks in flight are drained.
     let failed = std::sync::atomic::AtomicBool::new(false);
     let produced: Result<(), String> = std::thread::scope(|scope| {
