@@ -64,6 +64,36 @@ fn zipped(t: &str) -> Vec<u8> {
     zip.finish().expect("zip").into_inner()
 }
 
+/// A workbook (one sheet, "Sales") holding the rows: cells that read as plain numbers are
+/// written as Excel numbers (binary floats, as exports hold them), the rest as text. An
+/// empty line is an empty row of the sheet.
+fn xlsx(t: &str) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    // A fixed creation date, so that the bytes do not change from run to run.
+    let fixed = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 31).expect("date");
+    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&fixed));
+    let ws = wb.add_worksheet();
+    ws.set_name("Sales").expect("sheet name");
+    for (r, line) in t.lines().enumerate() {
+        let record = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes()).records().next();
+        let Some(Ok(record)) = record else { continue };
+        for (c, cell) in record.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            let at = (r as u32, c as u16);
+            // Scientific notation stays text: it stands for an ISRC an editor already mangled.
+            let plain = !cell.contains(['e', 'E']) && (!cell.starts_with('0') || cell.starts_with("0.") || cell == "0");
+            match cell.parse::<f64>() {
+                Ok(v) if plain => ws.write_number(at.0, at.1, v).map(|_| ()),
+                _ => ws.write_string(at.0, at.1, cell).map(|_| ()),
+            }
+            .expect("cell");
+        }
+    }
+    wb.save_to_buffer().expect("xlsx")
+}
+
 fn row(text: &str, out: Out) -> (String, Out) {
     (text.to_string(), out)
 }
@@ -190,6 +220,34 @@ fn cases() -> Vec<Case> {
             rows: vec![row(HEADER, Out::Skip), good(0), good(1), good(2), good(3)],
             control_ok: None,
             encode: gzip,
+        },
+        Case {
+            file: "workbook_preamble_total.xlsx",
+            note: "a workbook: title rows and an empty row before the header, amounts as Excel numbers, a total row that agrees",
+            rows: vec![
+                row("TuneStream sales report", Out::Skip),
+                row("Period: January 2024", Out::Skip),
+                row("", Out::Skip),
+                row(HEADER, Out::Skip),
+                good(0),
+                good(1),
+                row("Total,,,,1200,4.6234567890,USD", Out::Skip),
+            ],
+            control_ok: Some(true),
+            encode: xlsx,
+        },
+        Case {
+            file: "workbook_text_cells.xlsx",
+            note: "a workbook with numbers stored as text (one with a thousands separator), a bad number and a mangled ISRC",
+            rows: vec![
+                row(HEADER, Out::Skip),
+                row("2024-01,Spotify,US,GBABC2400001,\"1,000\",3.1234567890,USD", Out::Line("1000", "3.1234567890", "USD")),
+                row("2024-01,Spotify,US,GBABC2400001,10,12.3.4,USD", Out::Reject("")),
+                row("2024-01,Spotify,US,1.23E+11,10,1.00,USD", Out::Reject("scientific notation")),
+                good(2),
+            ],
+            control_ok: None,
+            encode: xlsx,
         },
         Case {
             file: "reports.zip",
