@@ -289,8 +289,8 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
     ]
 }
 
-/// The ledger CSV written line by line as files are read (`import --out FILE.csv`): the
-/// same bytes as [`write_ledger_csv`] of the whole import.
+/// The ledger CSV (`import --out FILE.csv`), written line by line as files are read: one
+/// row per line, in file, sheet and row order.
 pub struct CsvLedgerSink<W: Write> {
     writer: csv::Writer<W>,
 }
@@ -323,19 +323,6 @@ impl crate::import::LineSink for DiscardLines {
     fn write(&mut self, _lines: &[LedgerLine]) -> Result<(), String> {
         Ok(())
     }
-}
-
-/// Write the ledger as CSV, one row per line, in file/sheet/row order.
-pub fn write_ledger_csv(out: impl Write, files: &[FileImport]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(LEDGER_COLUMNS)?;
-    for f in files {
-        for l in &f.lines {
-            w.write_record(ledger_record(l))?;
-        }
-    }
-    w.flush()?;
-    Ok(())
 }
 
 /// Write every rejected row with its place and reason.
