@@ -109,20 +109,26 @@ fn good(n: u32) -> (String, Out) {
     (t.to_string(), Out::Line(u, n_, c))
 }
 
+/// Title rows and an empty row before the header, two lines, and a total row that agrees
+/// (as a CSV and as a workbook).
+fn preamble_and_total() -> Vec<(String, Out)> {
+    vec![
+        row("TuneStream sales report", Out::Skip),
+        row("Period: January 2024", Out::Skip),
+        row("", Out::Skip),
+        row(HEADER, Out::Skip),
+        good(0),
+        good(1),
+        row("Total,,,,1200,4.6234567890,USD", Out::Skip),
+    ]
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
             file: "preamble_and_total.csv",
             note: "three preamble rows before the header; a total row that agrees with the lines",
-            rows: vec![
-                row("TuneStream sales report", Out::Skip),
-                row("Period: January 2024", Out::Skip),
-                row("", Out::Skip),
-                row(HEADER, Out::Skip),
-                good(0),
-                good(1),
-                row("Total,,,,1200,4.6234567890,USD", Out::Skip),
-            ],
+            rows: preamble_and_total(),
             control_ok: Some(true),
             encode: utf8,
         },
@@ -224,15 +230,7 @@ fn cases() -> Vec<Case> {
         Case {
             file: "workbook_preamble_total.xlsx",
             note: "a workbook: title rows and an empty row before the header, amounts as Excel numbers, a total row that agrees",
-            rows: vec![
-                row("TuneStream sales report", Out::Skip),
-                row("Period: January 2024", Out::Skip),
-                row("", Out::Skip),
-                row(HEADER, Out::Skip),
-                good(0),
-                good(1),
-                row("Total,,,,1200,4.6234567890,USD", Out::Skip),
-            ],
+            rows: preamble_and_total(),
             control_ok: Some(true),
             encode: xlsx,
         },

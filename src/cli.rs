@@ -240,7 +240,7 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
             let (files, errors) = import::import_paths(&paths, &opts);
             if let (Some(sink), Some(path)) = (&sink, &ledger_out) {
                 let partial = partial_path(path);
-                let failed = errors.iter().find(|e| e.message.starts_with("ledger output"));
+                let failed = errors.iter().find(|e| e.message.starts_with(import::LEDGER_OUTPUT));
                 let finished = match (failed, sink.0.lock()) {
                     (Some(e), _) => Err(e.message.clone()),
                     (None, Ok(mut sink)) => sink.finish(),

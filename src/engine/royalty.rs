@@ -175,265 +175,263 @@ impl Trail {
 /// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state.
 fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool) -> LineCalc {
     let c = ctx.contract;
-    {
-        let line = ctx.statement[idx];
-        let release = c.release_of(line);
-        let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.clone());
-        let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
-        let config = configuration(line);
-        let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
-        let group = c.line_territory_group(line);
-        let reported = line.royalty.unwrap_or_default();
-        let mut calc = LineCalc {
-            idx,
-            period: Ctx::period_of(line),
-            term: term_ix,
-            group: group.clone(),
-            reported,
-            expected: reported,
-            base_amount: Decimal::ZERO,
-            components: Vec::new(),
-            within_tolerance: true,
-            applied_rate: line.royalty_rate,
-            expected_rate: Decimal::ZERO,
-            trail: Vec::new(),
-            problem: None,
-            net_presentation: false,
+    let line = ctx.statement[idx];
+    let release = c.release_of(line);
+    let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.clone());
+    let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
+    let config = configuration(line);
+    let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
+    let group = c.line_territory_group(line);
+    let reported = line.royalty.unwrap_or_default();
+    let mut calc = LineCalc {
+        idx,
+        period: Ctx::period_of(line),
+        term: term_ix,
+        group: group.clone(),
+        reported,
+        expected: reported,
+        base_amount: Decimal::ZERO,
+        components: Vec::new(),
+        within_tolerance: true,
+        applied_rate: line.royalty_rate,
+        expected_rate: Decimal::ZERO,
+        trail: Vec::new(),
+        problem: None,
+        net_presentation: false,
+    };
+    let Some(ti) = term_ix else {
+        calc.problem = Some(format!(
+            "no [[royalties]] term covers {} {}",
+            line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
+            config.unwrap_or_default()
+        ));
+        return calc;
+    };
+    let term = c.terms.royalties[ti].get_ref();
+    let Some(factor) = c.factor(term, &group) else {
+        calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
+        return calc;
+    };
+    let q = proration(c, line);
+    let receipts = term.base == Base::NetReceipts;
+    let ra = line.royalty_rate;
+    let esc_key = term.escalation.as_ref().map(|e| {
+        let k = match e.counting {
+            Counting::PerRelease => release
+                .map(|r| r.id.clone())
+                .or(line.upc.clone())
+                .or(line.isrc.clone())
+                .unwrap_or_default(),
+            Counting::Cumulative => String::new(),
         };
-        let Some(ti) = term_ix else {
-            calc.problem = Some(format!(
-                "no [[royalties]] term covers {} {}",
-                line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
-                config.unwrap_or_default()
-            ));
+        (ti, k)
+    });
+    let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.contains(&group));
+    let mut trail = Trail { on: with_trail, lines: Vec::new() };
+    trail.push(|| {
+        format!(
+            "{} row {}: {} {} {} {}; term {}; territory group {group} factor {}; proration {}",
+            line.source.file,
+            line.source.row,
+            line.store.as_deref().unwrap_or("-"),
+            line.territory.as_ref().map(|t| t.code()).unwrap_or("-"),
+            line.isrc.as_deref().or(line.upc.as_deref()).unwrap_or("-"),
+            line.sale_period.map(|p| p.to_string()).unwrap_or_default(),
+            c.term_clause(ti),
+            pc(factor),
+            d(q)
+        )
+    });
+    let mut comps: Vec<(Rule, Decimal)> = Vec::new();
+    let (expected, stated, base_amount, s_before_rate, rate_units);
+    if receipts {
+        let Some(net_a) = line.net else {
+            calc.problem = Some("a receipts-based term but the line shows no receipts".into());
             return calc;
         };
-        let term = c.terms.royalties[ti].get_ref();
-        let Some(factor) = c.factor(term, &group) else {
-            calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
+        let mut excess_fee = Decimal::ZERO;
+        if let Some(fees) = line.fees.filter(|f| *f > Decimal::ZERO) {
+            let allowed = if term.fees_deductible == Some(false) {
+                Decimal::ZERO
+            } else if let Some(m) = term.max_fee_pct {
+                line.gross.map(|g| g * pct(m)).unwrap_or(fees)
+            } else {
+                fees
+            };
+            if fees > allowed {
+                excess_fee = fees - allowed;
+                trail.push(|| format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
+            }
+        }
+        // Withholding tax taken from the receipts beyond the contract's rate for the
+        // territory (only when the contract has a [withholding] table).
+        let withholding = &c.terms.withholding;
+        if let Some(taxes) = line.taxes.filter(|t| *t > Decimal::ZERO && !withholding.is_empty()) {
+            let code = line.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default();
+            let allowed_pct = withholding
+                .iter()
+                .find(|(k, _)| crate::ledger::Territory::parse(k).is_some_and(|t| t.code() == code))
+                .map(|(_, v)| pct(*v))
+                .unwrap_or_default();
+            let allowed = (net_a + taxes) * allowed_pct;
+            if taxes > allowed {
+                trail.push(|| format!("withholding tax {} taken where the contract allows {} for {code} → added back", d(taxes), d(allowed)));
+                excess_fee += taxes - allowed;
+            }
+        }
+        let base_exp = net_a + excess_fee;
+        base_amount = base_exp * factor * q;
+        let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
+        // Units that count toward an escalation: streams converted at the contract's
+        // streams_per_unit (domain.md §1.7), other units as they are.
+        let per_unit = term.escalation.as_ref().and_then(|e| e.streams_per_unit).filter(|_| line.income_type == Some(IncomeType::Stream));
+        let counted = line.units.unwrap_or_default() / per_unit.unwrap_or(Decimal::ONE);
+        let parts: Vec<(Decimal, Decimal)> = match state {
+            Some(s) if counts && counted > Decimal::ZERO => {
+                let parts = portions(term, s.cum, counted).into_iter().map(|(u, r)| (u / counted, r)).collect();
+                s.cum += counted;
+                parts
+            }
+            Some(s) => vec![(Decimal::ONE, tier_rate(term, s.cum))],
+            None => vec![(Decimal::ONE, pct(term.rate))],
+        };
+        let rate: Decimal = parts.iter().map(|(share, r)| share * r).sum();
+        expected = base_exp * rate * factor * q;
+        trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
+        calc.expected_rate = rate * factor * q;
+        rate_units = None;
+        match ra {
+            Some(r) => {
+                stated = Some(net_a * r);
+                let s1 = base_exp * r;
+                comps.push((Rule::C8, s1 - net_a * r));
+                s_before_rate = Some(s1);
+            }
+            None => {
+                stated = None;
+                s_before_rate = None;
+            }
+        }
+    } else {
+        let Some(units) = line.units else {
+            calc.problem = Some("a price-based term but the line shows no units".into());
             return calc;
         };
-        let q = proration(c, line);
-        let receipts = term.base == Base::NetReceipts;
-        let ra = line.royalty_rate;
-        let esc_key = term.escalation.as_ref().map(|e| {
-            let k = match e.counting {
-                Counting::PerRelease => release
-                    .map(|r| r.id.clone())
-                    .or(line.upc.clone())
-                    .or(line.isrc.clone())
-                    .unwrap_or_default(),
-                Counting::Cumulative => String::new(),
-            };
-            (ti, k)
-        });
-        let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.contains(&group));
-        let mut trail = Trail { on: with_trail, lines: Vec::new() };
-        trail.push(|| {
-            format!(
-                "{} row {}: {} {} {} {}; term {}; territory group {group} factor {}; proration {}",
-                line.source.file,
-                line.source.row,
-                line.store.as_deref().unwrap_or("-"),
-                line.territory.as_ref().map(|t| t.code()).unwrap_or("-"),
-                line.isrc.as_deref().or(line.upc.as_deref()).unwrap_or("-"),
-                line.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-                c.term_clause(ti),
-                pc(factor),
-                d(q)
-            )
-        });
-        let mut comps: Vec<(Rule, Decimal)> = Vec::new();
-        let (expected, stated, base_amount, s_before_rate, rate_units);
-        if receipts {
-            let Some(net_a) = line.net else {
-                calc.problem = Some("a receipts-based term but the line shows no receipts".into());
-                return calc;
-            };
-            let mut excess_fee = Decimal::ZERO;
-            if let Some(fees) = line.fees.filter(|f| *f > Decimal::ZERO) {
-                let allowed = if term.fees_deductible == Some(false) {
-                    Decimal::ZERO
-                } else if let Some(m) = term.max_fee_pct {
-                    line.gross.map(|g| g * pct(m)).unwrap_or(fees)
+        let free_a = line.free_units.unwrap_or_default();
+        let cap = term.free_goods_pct.map(pct).unwrap_or_default();
+        let free_allowed = free_a.min(units * cap).max(Decimal::ZERO);
+        let rb_exp = units - free_allowed;
+        let rb_a = units - free_a;
+        let c_a = line.container_pct.unwrap_or_default();
+        let c_exp = term.container_pct.map(pct).unwrap_or_default();
+        let p_exp = contract_price(c, term, line);
+        let p_a = line.unit_price;
+        let Some(price) = p_exp.or(p_a) else {
+            calc.problem = Some("no price on the line and none in the contract for this configuration".into());
+            return calc;
+        };
+        if p_exp.is_none() {
+            trail.push(|| format!("price {} as stated (the contract lists no price for this configuration)", d(price)));
+        }
+        let unit_base = price * (Decimal::ONE - c_exp);
+        let mut e = Decimal::ZERO;
+        let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
+        match state {
+            Some(s) if counts => {
+                let before = tier_rate(term, s.cum);
+                let after = tier_rate(term, s.cum + rb_exp);
+                let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
+                if retroactive && after != before {
+                    e = rb_exp * unit_base * after * factor * q;
+                    trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
+                    let retro = s.prior_base * (after - before);
+                    trail.push(|| format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
+                    e += retro;
                 } else {
-                    fees
-                };
-                if fees > allowed {
-                    excess_fee = fees - allowed;
-                    trail.push(|| format!("fees deducted {} but the contract allows {} → receipts base {} + {}", d(fees), d(allowed), d(net_a), d(excess_fee)));
-                }
-            }
-            // Withholding tax taken from the receipts beyond the contract's rate for the
-            // territory (only when the contract has a [withholding] table).
-            let withholding = &c.terms.withholding;
-            if let Some(taxes) = line.taxes.filter(|t| *t > Decimal::ZERO && !withholding.is_empty()) {
-                let code = line.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default();
-                let allowed_pct = withholding
-                    .iter()
-                    .find(|(k, _)| crate::ledger::Territory::parse(k).is_some_and(|t| t.code() == code))
-                    .map(|(_, v)| pct(*v))
-                    .unwrap_or_default();
-                let allowed = (net_a + taxes) * allowed_pct;
-                if taxes > allowed {
-                    trail.push(|| format!("withholding tax {} taken where the contract allows {} for {code} → added back", d(taxes), d(allowed)));
-                    excess_fee += taxes - allowed;
-                }
-            }
-            let base_exp = net_a + excess_fee;
-            base_amount = base_exp * factor * q;
-            let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
-            // Units that count toward an escalation: streams converted at the contract's
-            // streams_per_unit (domain.md §1.7), other units as they are.
-            let per_unit = term.escalation.as_ref().and_then(|e| e.streams_per_unit).filter(|_| line.income_type == Some(IncomeType::Stream));
-            let counted = line.units.unwrap_or_default() / per_unit.unwrap_or(Decimal::ONE);
-            let parts: Vec<(Decimal, Decimal)> = match state {
-                Some(s) if counts && counted > Decimal::ZERO => {
-                    let parts = portions(term, s.cum, counted).into_iter().map(|(u, r)| (u / counted, r)).collect();
-                    s.cum += counted;
-                    parts
-                }
-                Some(s) => vec![(Decimal::ONE, tier_rate(term, s.cum))],
-                None => vec![(Decimal::ONE, pct(term.rate))],
-            };
-            let rate: Decimal = parts.iter().map(|(share, r)| share * r).sum();
-            expected = base_exp * rate * factor * q;
-            trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
-            calc.expected_rate = rate * factor * q;
-            rate_units = None;
-            match ra {
-                Some(r) => {
-                    stated = Some(net_a * r);
-                    let s1 = base_exp * r;
-                    comps.push((Rule::C8, s1 - net_a * r));
-                    s_before_rate = Some(s1);
-                }
-                None => {
-                    stated = None;
-                    s_before_rate = None;
-                }
-            }
-        } else {
-            let Some(units) = line.units else {
-                calc.problem = Some("a price-based term but the line shows no units".into());
-                return calc;
-            };
-            let free_a = line.free_units.unwrap_or_default();
-            let cap = term.free_goods_pct.map(pct).unwrap_or_default();
-            let free_allowed = free_a.min(units * cap).max(Decimal::ZERO);
-            let rb_exp = units - free_allowed;
-            let rb_a = units - free_a;
-            let c_a = line.container_pct.unwrap_or_default();
-            let c_exp = term.container_pct.map(pct).unwrap_or_default();
-            let p_exp = contract_price(c, term, line);
-            let p_a = line.unit_price;
-            let Some(price) = p_exp.or(p_a) else {
-                calc.problem = Some("no price on the line and none in the contract for this configuration".into());
-                return calc;
-            };
-            if p_exp.is_none() {
-                trail.push(|| format!("price {} as stated (the contract lists no price for this configuration)", d(price)));
-            }
-            let unit_base = price * (Decimal::ONE - c_exp);
-            let mut e = Decimal::ZERO;
-            let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
-            match state {
-                Some(s) if counts => {
-                    let before = tier_rate(term, s.cum);
-                    let after = tier_rate(term, s.cum + rb_exp);
-                    let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
-                    if retroactive && after != before {
-                        e = rb_exp * unit_base * after * factor * q;
-                        trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
-                        let retro = s.prior_base * (after - before);
-                        trail.push(|| format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
-                        e += retro;
-                    } else {
-                        for (u, r) in portions(term, s.cum, rb_exp) {
-                            e += u * unit_base * r * factor * q;
-                            trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
-                        }
+                    for (u, r) in portions(term, s.cum, rb_exp) {
+                        e += u * unit_base * r * factor * q;
+                        trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
                     }
-                    s.cum += rb_exp;
-                    s.prior_base += rb_exp * unit_base * factor * q;
-                    s.rate = Some(after);
                 }
-                Some(s) => {
-                    let r = tier_rate(term, s.cum);
-                    e = rb_exp * unit_base * r * factor * q;
-                    trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
-                }
-                None => {
-                    let r = pct(term.rate);
-                    e = rb_exp * unit_base * r * factor * q;
-                    trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
-                }
+                s.cum += rb_exp;
+                s.prior_base += rb_exp * unit_base * factor * q;
+                s.rate = Some(after);
             }
-            if free_allowed != free_a {
-                trail.push(|| format!("free goods: statement {} units, contract allows {} ({} of {})", d(free_a), d(free_allowed), pc(cap), d(units)));
+            Some(s) => {
+                let r = tier_rate(term, s.cum);
+                e = rb_exp * unit_base * r * factor * q;
+                trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
-            if c_exp != Decimal::ZERO || c_a != Decimal::ZERO {
-                trail.push(|| format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
-            }
-            expected = e;
-            base_amount = rb_exp * unit_base * factor * q;
-            calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
-            trail.push(|| format!("expected = {}", d(expected)));
-            rate_units = Some(rb_exp);
-            match ra {
-                Some(r) => {
-                    let pa = p_a.unwrap_or(price);
-                    let s0 = rb_a * pa * (Decimal::ONE - c_a) * r;
-                    let s1 = rb_exp * pa * (Decimal::ONE - c_a) * r;
-                    let s2 = rb_exp * pa * (Decimal::ONE - c_exp) * r;
-                    let s3 = rb_exp * price * (Decimal::ONE - c_exp) * r;
-                    comps.push((Rule::C5, s1 - s0));
-                    comps.push((Rule::C4, s2 - s1));
-                    comps.push((Rule::C2, s3 - s2));
-                    stated = Some(s0);
-                    s_before_rate = Some(s3);
-                }
-                None => {
-                    stated = None;
-                    s_before_rate = None;
-                }
+            None => {
+                let r = pct(term.rate);
+                e = rb_exp * unit_base * r * factor * q;
+                trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
         }
-        let _ = rate_units;
-        let mut expected = expected;
-        let points = super::checks::producers::points_on(c, line);
-        if points > Decimal::ZERO
-            && let Some(r) = ra
-        {
-            let net_rate = calc.expected_rate - pct(points) * factor * q;
-            if same_rate(r, net_rate) && !same_rate(r, calc.expected_rate) {
-                let producer = base_amount * pct(points);
-                expected -= producer;
-                calc.expected_rate = net_rate;
-                calc.net_presentation = true;
-                trail.push(|| format!("net presentation: the artist is credited after {} producer points; expected less {} = {}", d(points), d(producer), d(expected)));
+        if free_allowed != free_a {
+            trail.push(|| format!("free goods: statement {} units, contract allows {} ({} of {})", d(free_a), d(free_allowed), pc(cap), d(units)));
+        }
+        if c_exp != Decimal::ZERO || c_a != Decimal::ZERO {
+            trail.push(|| format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
+        }
+        expected = e;
+        base_amount = rb_exp * unit_base * factor * q;
+        calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
+        trail.push(|| format!("expected = {}", d(expected)));
+        rate_units = Some(rb_exp);
+        match ra {
+            Some(r) => {
+                let pa = p_a.unwrap_or(price);
+                let s0 = rb_a * pa * (Decimal::ONE - c_a) * r;
+                let s1 = rb_exp * pa * (Decimal::ONE - c_a) * r;
+                let s2 = rb_exp * pa * (Decimal::ONE - c_exp) * r;
+                let s3 = rb_exp * price * (Decimal::ONE - c_exp) * r;
+                comps.push((Rule::C5, s1 - s0));
+                comps.push((Rule::C4, s2 - s1));
+                comps.push((Rule::C2, s3 - s2));
+                stated = Some(s0);
+                s_before_rate = Some(s3);
+            }
+            None => {
+                stated = None;
+                s_before_rate = None;
             }
         }
-        calc.expected = expected;
-        calc.base_amount = base_amount;
-        if let Some(s) = stated {
-            trail.push(|| format!("statement's own arithmetic = {} (credited {})", d(s), d(reported)));
-            comps.insert(0, (Rule::A2, s - reported));
-        }
-        let rate_gap = match s_before_rate {
-            Some(s3) => expected - s3,
-            None => expected - reported,
-        };
-        comps.push((classify_rate_gap(ctx, line, term, ti, &group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
-        let total = expected - reported;
-        let tol = ctx.tol(expected);
-        calc.within_tolerance = total.abs() <= tol;
-        if !calc.within_tolerance {
-            calc.components = fold(comps, tol, total);
-        }
-        calc.trail = trail.lines;
-        calc
     }
+    let _ = rate_units;
+    let mut expected = expected;
+    let points = super::checks::producers::points_on(c, line);
+    if points > Decimal::ZERO
+        && let Some(r) = ra
+    {
+        let net_rate = calc.expected_rate - pct(points) * factor * q;
+        if same_rate(r, net_rate) && !same_rate(r, calc.expected_rate) {
+            let producer = base_amount * pct(points);
+            expected -= producer;
+            calc.expected_rate = net_rate;
+            calc.net_presentation = true;
+            trail.push(|| format!("net presentation: the artist is credited after {} producer points; expected less {} = {}", d(points), d(producer), d(expected)));
+        }
+    }
+    calc.expected = expected;
+    calc.base_amount = base_amount;
+    if let Some(s) = stated {
+        trail.push(|| format!("statement's own arithmetic = {} (credited {})", d(s), d(reported)));
+        comps.insert(0, (Rule::A2, s - reported));
+    }
+    let rate_gap = match s_before_rate {
+        Some(s3) => expected - s3,
+        None => expected - reported,
+    };
+    comps.push((classify_rate_gap(ctx, line, term, ti, &group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
+    let total = expected - reported;
+    let tol = ctx.tol(expected);
+    calc.within_tolerance = total.abs() <= tol;
+    if !calc.within_tolerance {
+        calc.components = fold(comps, tol, total);
+    }
+    calc.trail = trail.lines;
+    calc
 }
 
 /// Keep the parts above tolerance; fold the small ones into the largest so the sum stays

@@ -42,6 +42,9 @@ pub trait LineSink: Send {
     }
 }
 
+/// How an import error caused by the sink begins (the file's ledger output failed).
+pub const LEDGER_OUTPUT: &str = "ledger output";
+
 /// A sink shared by the importer's threads.
 #[derive(Clone)]
 pub struct SharedSink(pub std::sync::Arc<std::sync::Mutex<Box<dyn LineSink>>>);
@@ -51,14 +54,15 @@ impl SharedSink {
         SharedSink(std::sync::Arc::new(std::sync::Mutex::new(Box::new(sink))))
     }
 
-    /// Send `f`'s lines to the sink, keeping their counts and totals in `f.spilled`.
-    pub fn spill(&self, f: &mut FileImport) -> Result<(), String> {
-        if f.lines.is_empty() {
+    /// Send `lines` to the sink and leave it empty, keeping their counts and totals in
+    /// `spilled`.
+    pub fn spill(&self, lines: &mut Vec<crate::ledger::LedgerLine>, spilled: &mut Option<outcome::Spilled>) -> Result<(), String> {
+        if lines.is_empty() {
             return Ok(());
         }
-        self.0.lock().map_err(|_| "ledger output failed earlier".to_string())?.write(&f.lines)?;
-        f.spilled.get_or_insert_with(Default::default).add(&f.lines);
-        f.lines = Vec::new();
+        self.0.lock().map_err(|_| "ledger output failed earlier".to_string())?.write(lines)?;
+        spilled.get_or_insert_with(Default::default).add(lines);
+        *lines = Vec::new();
         Ok(())
     }
 }
@@ -459,8 +463,8 @@ pub fn import_paths(paths: &[PathBuf], opts: &ImportOptions) -> (Vec<FileImport>
                     Ok(mut v) => {
                         if let Some(sink) = &opts.sink {
                             for file in &mut v {
-                                if let Err(e) = sink.spill(file) {
-                                    errors.push(FileError { file: file.file.clone(), message: format!("ledger output: {e}") });
+                                if let Err(e) = sink.spill(&mut file.lines, &mut file.spilled) {
+                                    errors.push(FileError { file: file.file.clone(), message: format!("{LEDGER_OUTPUT}: {e}") });
                                     return (imports, errors);
                                 }
                             }

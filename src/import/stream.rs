@@ -166,20 +166,21 @@ struct Roll<'a> {
 struct Padded<T>(T);
 
 /// One shard of the rolled-up lines: an index from raw key to an [`Entry`], and the lines
-/// (`accs`) the entries' slots point to. Plain rows touch only their entry, so that adding a
-/// row costs a probe and the cache lines of its sums, not a visit to a large ledger line.
+/// the entries' slots point to. Plain rows touch only their entry, so that adding a row
+/// costs a probe and the cache lines of its sums, not a visit to a large ledger line.
 #[derive(Default)]
 struct Shard {
     index: HashMap<Box<[u8]>, Entry, foldhash::fast::FixedState>,
-    accs: Vec<Acc>,
+    lines: Vec<LedgerLine>,
 }
 
 /// What the plain rows of a key need, and what they add up, apart from the line itself.
 struct Entry {
     slot: u32,
-    /// Copied from the line's [`Acc`]: rows of careful keys, and rows before the line's first
-    /// row, take the full reader.
+    /// A key cell looks like a total/skip label, or every key cell equals its header: the
+    /// key's rows always take the full reader.
     careful: bool,
+    /// The line's first row (rows before it take the full reader, which re-describes the line).
     first_row: u64,
     currency: Currency,
     /// Plain rows added, and their sums by [`ADDITIVE`] field (those with a bit in `present`).
@@ -189,40 +190,27 @@ struct Entry {
 }
 
 impl Shard {
-    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Acc> {
-        let slot = self.index.get(key)?.slot;
-        self.accs.get_mut(slot as usize)
-    }
-
     /// The shard's lines with the plain rows' sums added in.
     fn into_lines(self) -> impl Iterator<Item = LedgerLine> {
-        let mut accs = self.accs;
+        let mut lines = self.lines;
         for e in self.index.into_values() {
-            if let Some(acc) = accs.get_mut(e.slot as usize) {
+            if let Some(line) = lines.get_mut(e.slot as usize) {
                 let mut v: [Option<Decimal>; 9] = [None; 9];
                 for (k, s) in e.sums.iter().enumerate() {
                     if e.present & (1 << k) != 0 {
                         v[k] = Some(*s);
                     }
                 }
-                add_values(&mut acc.line, &v);
-                acc.line.rows += e.rows;
+                add_values(line, &v);
+                line.rows += e.rows;
             }
         }
-        accs.into_iter().map(|a| a.line)
+        lines.into_iter()
     }
 }
 
 /// Territory text → its group (`None`: not one that groups plainly), per worker.
 type Territories = HashMap<String, Option<String>, foldhash::fast::FixedState>;
-
-/// A rolled-up line being summed.
-struct Acc {
-    line: LedgerLine,
-    /// A key column of this key looks like a total/skip label, or every key cell equals its
-    /// header: its rows always take the full reader.
-    careful: bool,
-}
 
 fn add_opt(a: &mut Option<Decimal>, b: Option<Decimal>) {
     if let Some(b) = b {
@@ -502,32 +490,31 @@ impl Plan<'_> {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        match map.get_mut(key) {
+        let Shard { index, lines } = &mut *map;
+        match index.get_mut(&key[..]) {
             None => {
-                let slot = map.accs.len() as u32;
-                let entry = Entry { slot, careful, first_row: line.source.row, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] };
-                map.accs.push(Acc { line, careful });
-                map.index.insert(key.clone().into_boxed_slice(), entry);
+                let slot = lines.len() as u32;
+                index.insert(
+                    key.clone().into_boxed_slice(),
+                    Entry { slot, careful, first_row: line.source.row, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] },
+                );
+                lines.push(line);
             }
-            Some(acc) => {
-                let v = additive_values(&line);
-                if line.source.row < acc.line.source.row {
+            Some(e) => {
+                let Some(acc) = lines.get_mut(e.slot as usize) else { return };
+                if line.source.row < acc.source.row {
                     // The first row of the key describes the line (rows may arrive out of order).
-                    let sums = additive_values(&acc.line);
-                    let rows = acc.line.rows;
-                    acc.line = line;
-                    add_values(&mut acc.line, &sums);
-                    acc.line.rows += rows;
+                    let sums = additive_values(acc);
+                    let rows = acc.rows;
+                    *acc = line;
+                    add_values(acc, &sums);
+                    acc.rows += rows;
                 } else {
-                    add_values(&mut acc.line, &v);
-                    acc.line.rows += 1;
+                    add_values(acc, &additive_values(&line));
+                    acc.rows += 1;
                 }
-                acc.careful |= careful;
-                let (first_row, careful) = (acc.line.source.row, acc.careful);
-                if let Some(e) = map.index.get_mut(&key[..]) {
-                    e.first_row = first_row;
-                    e.careful = careful;
-                }
+                e.careful |= careful;
+                e.first_row = acc.source.row;
             }
         }
     }
@@ -675,22 +662,16 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             };
             let mut waiting: std::collections::BTreeMap<usize, Result<ChunkOut, String>> = std::collections::BTreeMap::new();
             let mut next = 0usize;
-            let spilled = collected.1.get_or_insert_with(Default::default);
-            let write = |lines: &[LedgerLine]| sink.0.lock().map_err(|_| "ledger output failed earlier".to_string())?.write(lines);
             let mut out_rx = out_rx.into_iter();
             for (index, chunk) in out_rx.by_ref() {
                 waiting.insert(index, chunk);
                 while let Some(mut chunk) = waiting.remove(&next) {
                     if let Ok(c) = &mut chunk
-                        && !c.lines.is_empty()
+                        && let Err(e) = sink.spill(&mut c.lines, &mut collected.1)
                     {
-                        if let Err(e) = write(&c.lines) {
-                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                            out_rx.for_each(drop);
-                            return Err(e);
-                        }
-                        spilled.add(&c.lines);
-                        c.lines = Vec::new();
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        out_rx.for_each(drop);
+                        return Err(e);
                     }
                     collected.0.push((next, chunk));
                     next += 1;
@@ -747,7 +728,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             first_line += lines;
         }
         drop(chunk_tx);
-        collector.join().unwrap_or_else(|_| Err("the ledger writer stopped".into())).map_err(|e| format!("ledger output: {e}"))
+        collector.join().unwrap_or_else(|_| Err("the ledger writer stopped".into())).map_err(|e| format!("{}: {e}", super::LEDGER_OUTPUT))
     });
     produced?;
     let _t = crate::timings::stage("stream: merge");
@@ -794,8 +775,8 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     }
     if let Some(roll) = plan.roll {
         let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.0.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
-        let count: usize = shards.iter().map(|s| s.accs.len()).sum();
-        let rows: u64 = shards.iter().flat_map(|s| s.accs.iter()).map(|a| a.line.rows).sum::<u64>() + shards.iter().flat_map(|s| s.index.values()).map(|e| e.rows).sum::<u64>();
+        let count: usize = shards.iter().map(|s| s.lines.len()).sum();
+        let rows: u64 = shards.iter().flat_map(|s| s.lines.iter()).map(|l| l.rows).sum::<u64>() + shards.iter().flat_map(|s| s.index.values()).map(|e| e.rows).sum::<u64>();
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }

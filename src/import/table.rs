@@ -209,10 +209,10 @@ impl<'a> SheetReader<'a> {
         if is_total || is_subtotal {
             return RowOutcome::Total(is_total);
         }
-        // The first skip pattern (in profile order) that any label matches.
-        if let Some(re) = profile.skip.iter().enumerate().find(|(i, re)| {
-            labels.iter().zip(&classes).any(|(l, c)| c.as_deref() == Some(format!("skip {i}").as_str()) || (c.is_some() && re.is_match(l)))
-        }).map(|(_, re)| re) {
+        // The first skip pattern (in profile order) any label matches: each remaining label's
+        // class names the first pattern it matches, so the smallest of them.
+        let first_skip = classes.iter().filter_map(|c| c.as_deref()?.strip_prefix("skip ")?.parse::<usize>().ok()).min();
+        if let Some(re) = first_skip.and_then(|i| profile.skip.get(i)) {
             return RowOutcome::NonData(format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")));
         }
         let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();

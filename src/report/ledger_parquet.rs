@@ -85,7 +85,7 @@ fn kinds(lines: &[&LedgerLine]) -> (Vec<Kind>, Vec<String>) {
             _ => Kind::Text,
         })
         .collect();
-    let money_at: Vec<usize> = (0..LEDGER_COLUMNS.len()).filter(|&i| kinds[i] != Kind::Text && kinds[i] != Kind::Int && kinds[i] != Kind::Date).collect();
+    let money_at: Vec<usize> = (0..LEDGER_COLUMNS.len()).filter(|&i| matches!(kinds[i], Kind::Decimal(_))).collect();
     let mut values: Vec<Vec<Decimal>> = vec![Vec::new(); LEDGER_COLUMNS.len()];
     for l in lines {
         let record = ledger_record(l);
