@@ -62,15 +62,99 @@ pub enum TextRow<'r> {
 /// which may be a blank line it then skipped, so the start is recomputed from the byte
 /// offset. The streaming importer calls this on chunks cut at line ends, with `first_line`
 /// the chunk's first line in the file.
-pub fn visit_text(text: &str, delimiter: u8, first_line: u64, mut visit: impl FnMut(TextRow<'_>)) -> Result<(), String> {
+pub fn visit_text(text: &str, delimiter: u8, first_line: u64, visit: impl FnMut(TextRow<'_>)) -> Result<(), String> {
     // Old Mac files end lines with CR alone; count them as lines too.
-    let owned;
-    let text = if text.contains('\r') && !text.contains('\n') {
-        owned = text.replace('\r', "\n");
-        owned.as_str()
-    } else {
-        text
-    };
+    if text.contains('\r') && !text.contains('\n') {
+        return visit_records(&text.replace('\r', "\n"), delimiter, first_line, visit);
+    }
+    visit_records(text, delimiter, first_line, visit)
+}
+
+/// A row of a chunk as [`visit_chunk`] hands it over.
+pub enum ChunkRow<'r> {
+    /// A line with neither quotes nor carriage returns inside, split on the delimiter: the
+    /// fields the csv crate would give it.
+    Fields { number: u64, fields: &'r [&'r str], bytes: usize },
+    /// A row read by the csv crate (quotes, a stray carriage return, an unterminated last line).
+    Text(TextRow<'r>),
+}
+
+/// [`visit_text`] for the streaming importer's chunks (text cut at line ends outside quotes,
+/// lines ending in `\n`): the same rows with the same numbers, but a plain line (no `"`,
+/// no `\r` but a final one) is split on the delimiter here, without the csv crate's record
+/// copy and UTF-8 check; every other record goes to the csv crate, cut out on its own.
+pub fn visit_chunk(text: &str, delimiter: u8, first_line: u64, mut visit: impl FnMut(ChunkRow<'_>)) -> Result<(), String> {
+    if !delimiter.is_ascii() {
+        return visit_records(text, delimiter, first_line, |r| visit(ChunkRow::Text(r)));
+    }
+    let bytes = text.as_bytes();
+    let mut fields: Vec<&str> = Vec::new();
+    let mut at = 0usize;
+    let mut number = first_line;
+    while at < bytes.len() {
+        let Some(nl) = memchr::memchr(b'\n', &bytes[at..]) else {
+            // The last line has no terminator: the csv crate's reader marks it.
+            return visit_records(&text[at..], delimiter, number, |r| visit(ChunkRow::Text(r)));
+        };
+        let end = at + nl;
+        let line = bytes[at..end].strip_suffix(b"\r").unwrap_or(&bytes[at..end]);
+        if memchr::memchr2(b'"', b'\r', line).is_some() {
+            // Through the csv crate, up to the first line end where its records end.
+            let stop = at + records_end(&bytes[at..], delimiter);
+            let segment = &text[at..stop];
+            visit_records(segment, delimiter, number, |r| visit(ChunkRow::Text(r)))?;
+            number += memchr::memchr_iter(b'\n', segment.as_bytes()).count() as u64;
+            at = stop;
+            continue;
+        }
+        if line.is_empty() {
+            visit(ChunkRow::Text(TextRow::Blank(number)));
+        } else {
+            // Cut at ASCII bytes of a UTF-8 string: every piece is a str.
+            let line = &text[at..at + line.len()];
+            fields.clear();
+            let mut start = 0;
+            for i in memchr::memchr_iter(delimiter, line.as_bytes()) {
+                fields.push(&line[start..i]);
+                start = i + 1;
+            }
+            fields.push(&line[start..]);
+            visit(ChunkRow::Fields { number, fields: &fields, bytes: line.len() });
+        }
+        number += 1;
+        at = end + 1;
+    }
+    Ok(())
+}
+
+/// Where the csv crate's first records in `bytes` end on a line end (just after a `\n`), or
+/// the length when they do not: the csv crate's own state machine decides what is quoted, so
+/// a stray quote inside a field (`12" Vinyl`) reads as it does there.
+fn records_end(bytes: &[u8], delimiter: u8) -> usize {
+    let mut reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    // The fields themselves are not kept.
+    let (mut scratch, mut ends) = ([0u8; 4096], [0usize; 64]);
+    let mut at = 0;
+    loop {
+        let (result, read, ..) = reader.read_record(&bytes[at..], &mut scratch, &mut ends);
+        at += read;
+        match result {
+            csv_core::ReadRecordResult::Record if at > 0 => match bytes[at - 1] {
+                b'\n' => return at,
+                b'\r' if bytes.get(at) == Some(&b'\n') => return at + 1,
+                _ => {}
+            },
+            csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::OutputFull | csv_core::ReadRecordResult::OutputEndsFull => {}
+            csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => return bytes.len(),
+        }
+        if at >= bytes.len() {
+            return bytes.len();
+        }
+    }
+}
+
+/// [`visit_text`] without the old-Mac line-end rule.
+fn visit_records(text: &str, delimiter: u8, first_line: u64, mut visit: impl FnMut(TextRow<'_>)) -> Result<(), String> {
     let offset = first_line - 1;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -196,6 +280,58 @@ mod tests {
         assert_eq!(sheet.rows[2].unterminated, Some(Unterminated::NoNewline));
         let sheet = read_text("h1,h2\na,1\n\"b,2", Some(b',')).unwrap();
         assert_eq!(sheet.rows[2].unterminated, Some(Unterminated::OpenQuote));
+    }
+
+    /// What a visitor saw, in a form to compare.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Blank(u64),
+        Record(u64, Vec<String>, Option<Unterminated>),
+    }
+
+    fn seen(row: TextRow<'_>) -> Seen {
+        match row {
+            TextRow::Blank(n) => Seen::Blank(n),
+            TextRow::Record { number, record, unterminated } => Seen::Record(number, record.iter().map(String::from).collect(), unterminated),
+        }
+    }
+
+    fn by_chunk(text: &str, first_line: u64) -> Vec<Seen> {
+        let mut out = Vec::new();
+        visit_chunk(text, b',', first_line, |r| {
+            out.push(match r {
+                ChunkRow::Fields { number, fields, bytes } => {
+                    assert_eq!(bytes, fields.iter().map(|f| f.len() + 1).sum::<usize>() - 1);
+                    Seen::Record(number, fields.iter().map(|f| f.to_string()).collect(), None)
+                }
+                ChunkRow::Text(r) => seen(r),
+            })
+        })
+        .unwrap();
+        out
+    }
+
+    fn by_records(text: &str, first_line: u64) -> Vec<Seen> {
+        let mut out = Vec::new();
+        visit_records(text, b',', first_line, |r| out.push(seen(r))).unwrap();
+        out
+    }
+
+    #[test]
+    fn chunk_rows_are_the_csv_crate_rows() {
+        for text in ["a,b\n\nc,\"d\ne\",f\r\n\r\n g ,\n", "x\r\ny\rz\n\"q\n", "a,\"b\"\"c\",d\n1,2", "", "\n\n", "last"] {
+            assert_eq!(by_chunk(text, 7), by_records(text, 7), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text of lines, quotes, delimiters and carriage returns (stray quotes too): the
+        /// chunk visitor sees what the csv crate sees.
+        #[test]
+        fn chunk_visitor_agrees_with_the_csv_crate(pieces in proptest::collection::vec(proptest::sample::select(vec!["a", "bc", ",", "\n", "\r\n", "\r", "\"", "\"x,\ny\"", " ", "é"]), 0..40)) {
+            let text: String = pieces.concat();
+            proptest::prop_assert_eq!(by_chunk(&text, 1), by_records(&text, 1));
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::sync::{Mutex, mpsc};
 use encoding_rs::Encoding;
 use rust_decimal::Decimal;
 
-use super::delimited::{TextRow, sniff_delimiter, visit_text};
+use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
@@ -156,27 +156,56 @@ struct Roll<'a> {
     decimal: u8,
     /// The profile gives a territory for rows without one.
     territory_constant: bool,
-    shards: Vec<Padded<Mutex<Shard>>>,
+    table: Mutex<Table>,
     hasher: foldhash::fast::FixedState,
 }
 
-/// A value alone on its cache lines: the shards' locks and table headers are written by
-/// every worker, and neighbours sharing a line would bounce it between cores.
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// One shard of the rolled-up lines: an index from raw key to an [`Entry`], and the lines
-/// the entries' slots point to. Plain rows touch only their entry, so that adding a row
-/// costs a probe and the cache lines of its sums, not a visit to a large ledger line.
+/// The rolled-up lines of a file: an index from raw key to an [`Entry`], and the line of
+/// each entry (same position). Plain rows touch only their entry, so that adding a row
+/// costs a probe and the cache lines of its entry, not a visit to a large ledger line.
+///
+/// The index is open addressing with linear probing, 8 bytes a slot (`0`: empty, else the
+/// hash's high 32 bits and the position + 1), kept at most half full. Rows are probed in
+/// batches ([`Table::find_many`]) so that the memory loads of a batch overlap: a probe into
+/// a table of hundreds of thousands of keys misses every cache, and one at a time each miss
+/// is waited for in turn.
 #[derive(Default)]
-struct Shard {
-    index: HashMap<Box<[u8]>, Entry, foldhash::fast::FixedState>,
+struct Table {
+    index: Vec<u64>,
+    entries: Vec<Entry>,
     lines: Vec<LedgerLine>,
 }
 
+/// Plain rows of a chunk waiting to be added (in row order), with their keys' bytes.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<PendingRow>,
+    keys: Vec<u8>,
+}
+
+struct PendingRow {
+    number: u64,
+    hash: u64,
+    key: std::ops::Range<usize>,
+    /// The line's text in the chunk (without its line end).
+    line: std::ops::Range<usize>,
+    values: [Option<Decimal>; 9],
+}
+
+/// Plain rows gathered before they are added under one lock.
+const PENDING_ROWS: usize = 1024;
+
+/// Rows probed together by [`Table::find_many`].
+const PROBE_BATCH: usize = 16;
+
+/// Key bytes kept in the entry itself up to this length (a probe then reads one place).
+const INLINE_KEY: usize = 64;
+
 /// What the plain rows of a key need, and what they add up, apart from the line itself.
+/// The key's hash is kept so that a probe compares bytes only when the hashes agree.
 struct Entry {
-    slot: u32,
+    hash: u64,
+    key: KeyBytes,
     /// A key cell looks like a total/skip label, or every key cell equals its header: the
     /// key's rows always take the full reader.
     careful: bool,
@@ -189,12 +218,119 @@ struct Entry {
     sums: [Decimal; 9],
 }
 
-impl Shard {
-    /// The shard's lines with the plain rows' sums added in.
+/// A raw key: inline when short (most keys), on the heap when not.
+enum KeyBytes {
+    Inline(u8, [u8; INLINE_KEY]),
+    Heap(Box<[u8]>),
+}
+
+impl KeyBytes {
+    fn new(key: &[u8]) -> KeyBytes {
+        match u8::try_from(key.len()) {
+            Ok(n) if key.len() <= INLINE_KEY => {
+                let mut bytes = [0u8; INLINE_KEY];
+                bytes[..key.len()].copy_from_slice(key);
+                KeyBytes::Inline(n, bytes)
+            }
+            _ => KeyBytes::Heap(key.into()),
+        }
+    }
+
+    fn get(&self) -> &[u8] {
+        match self {
+            KeyBytes::Inline(n, bytes) => &bytes[..usize::from(*n)],
+            KeyBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl Table {
+    /// The position of the key's entry and line.
+    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        let mut found = [None];
+        self.find_many(&[(hash, key)], &mut found);
+        found[0]
+    }
+
+    /// [`Table::find`] for each of up to [`PROBE_BATCH`] keys: every slot is loaded first,
+    /// then every candidate entry, so that the loads of different keys overlap.
+    fn find_many(&self, keys: &[(u64, &[u8])], found: &mut [Option<usize>]) {
+        let mask = self.index.len().wrapping_sub(1);
+        if self.index.is_empty() {
+            found.iter_mut().for_each(|f| *f = None);
+            return;
+        }
+        let mut slots = [0u64; PROBE_BATCH];
+        for ((hash, _), slot) in keys.iter().zip(slots.iter_mut()) {
+            *slot = self.index.get(*hash as usize & mask).copied().unwrap_or(0);
+        }
+        for (((hash, key), first), out) in keys.iter().zip(slots).zip(found.iter_mut()) {
+            let (mut at, mut slot) = (*hash as usize & mask, first);
+            *out = loop {
+                if slot == 0 {
+                    break None;
+                }
+                if slot >> 32 == hash >> 32 {
+                    let position = (slot as u32 - 1) as usize;
+                    if self.entries.get(position).is_some_and(|e| e.key.get() == *key) {
+                        break Some(position);
+                    }
+                }
+                at = (at + 1) & mask;
+                slot = self.index.get(at).copied().unwrap_or(0);
+            };
+        }
+    }
+
+    /// Add a plain row to the line of its key; its currency, or `None` when the row needs
+    /// the full reader (no line yet, a careful key, a row before the line's first).
+    fn add(&mut self, roll: &Roll<'_>, hash: u64, key: &[u8], number: u64, values: &[Option<Decimal>; 9]) -> Option<Currency> {
+        let at = self.find(hash, key)?;
+        self.add_at(roll, at, number, values)
+    }
+
+    fn add_at(&mut self, roll: &Roll<'_>, at: usize, number: u64, values: &[Option<Decimal>; 9]) -> Option<Currency> {
+        let e = self.entries.get_mut(at)?;
+        if e.careful || number < e.first_row {
+            return None;
+        }
+        for (field, _) in &roll.additive {
+            if let Some(v) = values[*field] {
+                e.sums[*field] += v;
+                e.present |= 1 << *field;
+            }
+        }
+        e.rows += 1;
+        Some(e.currency)
+    }
+
+    fn insert(&mut self, entry: Entry, line: LedgerLine) {
+        if (self.entries.len() + 1) * 2 > self.index.len() {
+            let capacity = (self.index.len() * 2).max(1 << 12);
+            self.index = vec![0; capacity];
+            for (position, e) in self.entries.iter().enumerate() {
+                Self::place(&mut self.index, e.hash, position);
+            }
+        }
+        Self::place(&mut self.index, entry.hash, self.entries.len());
+        self.entries.push(entry);
+        self.lines.push(line);
+    }
+
+    fn place(index: &mut [u64], hash: u64, position: usize) {
+        let mask = index.len() - 1;
+        let mut at = hash as usize & mask;
+        while index[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        index[at] = (hash >> 32) << 32 | (position as u64 + 1);
+    }
+
+    /// The lines with the plain rows' sums added in.
     fn into_lines(self) -> impl Iterator<Item = LedgerLine> {
         let mut lines = self.lines;
-        for e in self.index.into_values() {
-            if let Some(line) = lines.get_mut(e.slot as usize) {
+        for (e, line) in self.entries.into_iter().zip(lines.iter_mut()) {
+            {
                 let mut v: [Option<Decimal>; 9] = [None; 9];
                 for (k, s) in e.sums.iter().enumerate() {
                     if e.present & (1 << k) != 0 {
@@ -269,20 +405,29 @@ pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
 }
 
 impl Roll<'_> {
-    fn shard(&self, key: &[u8]) -> usize {
-        // Bits the shard's own table does not use for its buckets (low) or tags (top 7).
-        ((self.hasher.hash_one(key) >> 40) as usize) % self.shards.len()
+    /// Count a plain row added to a line of `currency` in the chunk's control figures.
+    fn add_figures(&self, figures: &mut FigureSums, currency: Currency, values: &[Option<Decimal>; 9]) {
+        figures.add(Some(currency), ROWS, Decimal::ONE);
+        for (col, k) in &self.controls {
+            if let Some(v) = values[self.additive[*k].0] {
+                figures.add(Some(currency), *col, v);
+            }
+        }
     }
 
-    /// The raw key of a record. `None` when the territory is not one that groups plainly.
-    fn key(&self, record: &csv::StringRecord, out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
-        out.clear();
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The raw key of a record, appended to `out`. `None` when the territory is not one
+    /// that groups plainly.
+    fn key(&self, record: &[&str], out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
         for &c in &self.key_columns {
-            out.extend_from_slice(record.get(c).unwrap_or("").as_bytes());
+            out.extend_from_slice(record.get(c).copied().unwrap_or("").as_bytes());
             out.push(0x1f);
         }
         if let Some((c, groups)) = self.territory {
-            let text = record.get(c).unwrap_or("").trim();
+            let text = record.get(c).copied().unwrap_or("").trim();
             if !territories.contains_key(text) {
                 let group = if text.is_empty() {
                     (!self.territory_constant).then(|| groups.group(None).to_string())
@@ -329,52 +474,81 @@ impl Plan<'_> {
     fn chunk(&self, text: &str, first_line: u64) -> Result<ChunkOut, String> {
         let mut out = ChunkOut::default();
         let mut key = Vec::new();
-        let mut values: [Option<Decimal>; 9] = [None; 9];
         let mut territories = Territories::default();
-        visit_text(text, self.delimiter, first_line, |row| {
+        let mut pending = Pending::default();
+        visit_chunk(text, self.delimiter, first_line, |row| {
             out.rows_read += 1;
             let number = match &row {
-                TextRow::Blank(n) => *n,
-                TextRow::Record { number, .. } => *number,
+                ChunkRow::Fields { number, .. } | ChunkRow::Text(TextRow::Blank(number)) | ChunkRow::Text(TextRow::Record { number, .. }) => *number,
             };
             if number <= self.header_line {
                 let reason = if number < self.header_line { "preamble" } else { "header" };
                 out.nondata.push(NonData { source: self.reader.source(number), reason: reason.into() });
                 return;
             }
-            let (record, unterminated) = match row {
-                TextRow::Blank(_) => {
+            if let (Some(roll), ChunkRow::Fields { fields, bytes, .. }) = (&self.roll, &row) {
+                let start = pending.keys.len();
+                let mut values = [None; 9];
+                if let Some(hash) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut values, &mut territories) {
+                    let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
+                    pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, values });
+                    if pending.rows.len() >= PENDING_ROWS {
+                        self.flush(roll, &mut pending, text, &mut key, &mut out);
+                    }
+                    return;
+                }
+                pending.keys.truncate(start);
+            }
+            // Rows are added in order: the plain rows before this one first.
+            if let Some(roll) = &self.roll {
+                self.flush(roll, &mut pending, text, &mut key, &mut out);
+            }
+            let row = match row {
+                ChunkRow::Text(TextRow::Blank(_)) => {
                     out.nondata.push(NonData { source: self.reader.source(number), reason: "blank row".into() });
                     return;
                 }
-                TextRow::Record { record, unterminated, .. } => (record, unterminated),
+                ChunkRow::Fields { fields, .. } => Row { number, cells: fields.iter().map(|f| Cell::text(f)).collect(), unterminated: None },
+                ChunkRow::Text(TextRow::Record { record, unterminated, .. }) => {
+                    if let Some(roll) = &self.roll
+                        && unterminated.is_none()
+                    {
+                        let fields: Vec<&str> = record.iter().collect();
+                        let bytes = record.as_byte_record().as_slice().len();
+                        let mut values = [None; 9];
+                        key.clear();
+                        if let Some(hash) = self.plain(roll, &fields, bytes, &mut key, &mut values, &mut territories) {
+                            let found = roll.table.lock().ok().and_then(|mut t| t.add(roll, hash, &key, number, &values));
+                            if let Some(currency) = found {
+                                roll.add_figures(&mut out.figures, currency, &values);
+                                return;
+                            }
+                        }
+                    }
+                    Row { number, cells: record.iter().map(Cell::text).collect(), unterminated }
+                }
             };
-            if let Some(roll) = &self.roll
-                && unterminated.is_none()
-                && self.fast(roll, record, number, &mut key, &mut values, &mut territories, &mut out.figures)
-            {
-                return;
-            }
-            let row = Row { number, cells: record.iter().map(Cell::text).collect(), unterminated };
             self.slow(&row, &mut key, &mut out);
         })?;
+        if let Some(roll) = &self.roll {
+            self.flush(roll, &mut pending, text, &mut key, &mut out);
+        }
         Ok(out)
     }
 
-    /// Add a plain row to its rolled-up line. `false` when the row needs the full reader.
-    #[allow(clippy::too_many_arguments)]
-    fn fast(
+    /// A plain row's money values and raw key (appended to `key`) and the key's hash; `None`
+    /// when the row needs the full reader whatever its key.
+    fn plain(
         &self,
         roll: &Roll<'_>,
-        record: &csv::StringRecord,
-        number: u64,
+        record: &[&str],
+        bytes: usize,
         key: &mut Vec<u8>,
         values: &mut [Option<Decimal>; 9],
         territories: &mut Territories,
-        figures: &mut FigureSums,
-    ) -> bool {
-        if record.len() > self.reader.header_width || record.as_byte_record().as_slice().len() > MAX_CELL_BYTES {
-            return false;
+    ) -> Option<u64> {
+        if record.len() > self.reader.header_width || bytes > MAX_CELL_BYTES {
+            return None;
         }
         // Cells that would classify the row (first three non-empty ones) and a lone cell.
         let mut non_empty = 0;
@@ -385,57 +559,65 @@ impl Plan<'_> {
             }
             non_empty += 1;
             if non_empty <= 3 && !roll.key_columns.contains(&i) && self.reader.is_row_label(t) {
-                return false;
+                return None;
             }
             if non_empty >= 3 {
                 break;
             }
         }
         if non_empty < 2 {
-            return false;
+            return None;
         }
         for (k, (field, col)) in roll.additive.iter().enumerate() {
-            let text = record.get(*col).unwrap_or("");
+            let text = record.get(*col).copied().unwrap_or("");
             values[*field] = if text.is_empty() {
                 if roll.additive_strict[k] {
-                    return false;
+                    return None;
                 }
                 None
             } else {
-                match plain_decimal(text.as_bytes(), roll.decimal) {
-                    Some(d) => Some(d),
-                    None => return false,
-                }
+                Some(plain_decimal(text.as_bytes(), roll.decimal)?)
             };
         }
         if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| t.trim().is_empty())) {
-            return false;
+            return None;
         }
-        if roll.key(record, key, territories).is_none() {
-            return false;
+        let start = key.len();
+        roll.key(record, key, territories)?;
+        Some(roll.hash(&key[start..]))
+    }
+
+    /// Add the pending plain rows to their lines: probed in batches under one lock, then
+    /// in row order their figures counted, and the rows whose key has no line yet (or whose
+    /// key is careful, or that come before the line's first row) read by the full reader.
+    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, key: &mut Vec<u8>, out: &mut ChunkOut) {
+        if pending.rows.is_empty() {
+            return;
         }
-        let shard = roll.shard(key);
-        let Ok(mut map) = roll.shards[shard].0.lock() else { return false };
-        let Some(e) = map.index.get_mut(&key[..]) else { return false };
-        if e.careful || number < e.first_row {
-            return false;
-        }
-        for (field, _) in &roll.additive {
-            if let Some(v) = values[*field] {
-                e.sums[*field] += v;
-                e.present |= 1 << *field;
+        let mut added: Vec<Option<Currency>> = vec![None; pending.rows.len()];
+        if let Ok(mut table) = roll.table.lock() {
+            let mut found = [None; PROBE_BATCH];
+            for (batch, added) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)) {
+                let keys: Vec<(u64, &[u8])> = batch.iter().map(|r| (r.hash, &pending.keys[r.key.clone()])).collect();
+                table.find_many(&keys, &mut found[..batch.len()]);
+                for ((row, at), added) in batch.iter().zip(found).zip(added.iter_mut()) {
+                    *added = at.and_then(|at| table.add_at(roll, at, row.number, &row.values));
+                }
             }
         }
-        e.rows += 1;
-        let currency = Some(e.currency);
-        drop(map);
-        figures.add(currency, ROWS, Decimal::ONE);
-        for (col, k) in &roll.controls {
-            if let Some(v) = values[roll.additive[*k].0] {
-                figures.add(currency, *col, v);
+        for (row, added) in pending.rows.iter().zip(added) {
+            match added {
+                Some(currency) => roll.add_figures(&mut out.figures, currency, &row.values),
+                None => {
+                    // A plain line: its fields are its text split on the delimiter.
+                    let line = text.get(row.line.clone()).unwrap_or("");
+                    let cells = line.split(char::from(self.delimiter)).map(Cell::text).collect();
+                    self.slow(&Row { number: row.number, cells, unterminated: None }, key, out);
+                }
             }
         }
-        true
+        pending.rows.clear();
+        pending.keys.clear();
     }
 
     /// Read a row with the full reader; roll its line up when it is a sales income line.
@@ -485,23 +667,28 @@ impl Plan<'_> {
             let t = row.cell(*c).display();
             !t.is_empty() && self.reader.is_row_label(&t)
         }) || roll.key_columns.iter().all(|c| self.reader.header_text(*c) == Some(row.cell(*c).display().to_lowercase().as_str()));
-        let shard = roll.shard(key);
-        let mut map = match roll.shards[shard].0.lock() {
+        let hash = roll.hash(key);
+        let mut map = match roll.table.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let Shard { index, lines } = &mut *map;
-        match index.get_mut(&key[..]) {
+        match map.find(hash, key) {
             None => {
-                let slot = lines.len() as u32;
-                index.insert(
-                    key.clone().into_boxed_slice(),
-                    Entry { slot, careful, first_row: line.source.row, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] },
-                );
-                lines.push(line);
+                let entry = Entry {
+                    hash,
+                    key: KeyBytes::new(key),
+                    careful,
+                    first_row: line.source.row,
+                    currency: line.currency,
+                    rows: 0,
+                    present: 0,
+                    sums: [Decimal::ZERO; 9],
+                };
+                map.insert(entry, line);
             }
-            Some(e) => {
-                let Some(acc) = lines.get_mut(e.slot as usize) else { return };
+            Some(at) => {
+                let Table { entries, lines, .. } = &mut *map;
+                let (Some(e), Some(acc)) = (entries.get_mut(at), lines.get_mut(at)) else { return };
                 if line.source.row < acc.source.row {
                     // The first row of the key describes the line (rows may arrive out of order).
                     let sums = additive_values(acc);
@@ -643,6 +830,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, String)>(threads * 2);
     let chunk_rx = Mutex::new(chunk_rx);
+    // Chunk buffers go back to the reader once read: fresh 4 MiB buffers would each be
+    // zeroed page by page by the kernel.
+    let (spare_tx, spare_rx) = mpsc::channel::<String>();
     // Bounded, so that workers wait when results are consumed slower than produced (a
     // ledger being written out): memory stays within the chunks in flight.
     let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Result<ChunkOut, String>)>(threads * 2);
@@ -682,7 +872,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         });
         for _ in 0..threads {
             let out_tx = out_tx.clone();
-            let (chunk_rx, plan) = (&chunk_rx, &plan);
+            let (chunk_rx, plan, spare_tx) = (&chunk_rx, &plan, spare_tx.clone());
             scope.spawn(move || {
                 loop {
                     let next = match chunk_rx.lock() {
@@ -690,7 +880,12 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                         Err(_) => return,
                     };
                     let Ok((index, first_line, text)) = next else { return };
-                    if out_tx.send((index, plan.chunk(&text, first_line))).is_err() {
+                    // A bug in a worker must not leave the reader waiting for it: the
+                    // chunk fails with an error, and so does the import.
+                    let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.chunk(&text, first_line)))
+                        .unwrap_or_else(|_| Err(format!("line {first_line}: internal error while reading this part of the file")));
+                    let _ = spare_tx.send(text);
+                    if out_tx.send((index, chunk)).is_err() {
                         return;
                     }
                 }
@@ -710,7 +905,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             }
             let cut = line_ends(&pending).find(|e| *e >= opts.chunk_bytes);
             let text = match cut {
-                Some(cut) if cut < pending.len() || source.done => split_off_front(&mut pending, cut),
+                Some(cut) if cut < pending.len() || source.done => split_off_front(&mut pending, cut, spare_rx.try_recv().unwrap_or_default()),
                 _ if source.done => std::mem::take(&mut pending),
                 None if pending.len() > MAX_PENDING_BYTES => {
                     return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
@@ -774,17 +969,15 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         before = before.combined(&chunk.figures, Decimal::ONE);
     }
     if let Some(roll) = plan.roll {
-        let shards: Vec<Shard> = roll.shards.into_iter().map(|m| m.0.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
-        let count: usize = shards.iter().map(|s| s.lines.len()).sum();
-        let rows: u64 = shards.iter().flat_map(|s| s.lines.iter()).map(|l| l.rows).sum::<u64>() + shards.iter().flat_map(|s| s.index.values()).map(|e| e.rows).sum::<u64>();
+        let table = roll.table.into_inner().unwrap_or_else(|p| p.into_inner());
+        let count = table.lines.len();
+        let rows: u64 = table.lines.iter().map(|l| l.rows).sum::<u64>() + table.entries.iter().map(|e| e.rows).sum::<u64>();
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
         // Lines are large: reserve once and move each line once.
         out.lines.reserve_exact(count);
-        for shard in shards {
-            out.lines.extend(shard.into_lines());
-        }
+        out.lines.extend(table.into_lines());
         sort_by_row(&mut out.lines);
     }
     out.rejects.sort_by_key(|r| r.source.row);
@@ -818,9 +1011,12 @@ fn sort_by_row(lines: &mut [LedgerLine]) {
     }
 }
 
-fn split_off_front(s: &mut String, at: usize) -> String {
-    let rest = s.split_off(at);
-    std::mem::replace(s, rest)
+/// The text before `at`, in `s`'s buffer; `s` keeps the rest, in `spare`'s buffer.
+fn split_off_front(s: &mut String, at: usize, mut spare: String) -> String {
+    spare.clear();
+    spare.push_str(&s[at..]);
+    s.truncate(at);
+    std::mem::replace(s, spare)
 }
 
 fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> {
@@ -868,7 +1064,7 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         controls,
         decimal,
         territory_constant: profile.constants.contains_key("territory"),
-        shards: (0..64).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
+        table: Mutex::new(Table::default()),
         hasher: foldhash::fast::FixedState::default(),
     }
 }
