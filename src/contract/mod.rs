@@ -116,18 +116,15 @@ impl Contract {
     }
 
     /// The territory group of a ledger line (a rolled-up line may carry only the group).
-    pub fn line_territory_group(&self, line: &LedgerLine) -> String {
+    pub fn line_territory_group<'a>(&'a self, line: &'a LedgerLine) -> &'a str {
         match &line.territory_group {
-            Some(g) if line.territory.is_none() => g.clone(),
+            Some(g) if line.territory.is_none() => g,
             _ => self.territory_group(line.territory.as_ref()),
         }
     }
 
-    pub fn territory_group(&self, territory: Option<&Territory>) -> String {
-        territory
-            .and_then(|t| self.group_of.get(t.code()))
-            .cloned()
-            .unwrap_or_else(|| REST_OF_WORLD.to_string())
+    pub fn territory_group(&self, territory: Option<&Territory>) -> &str {
+        territory.and_then(|t| self.group_of.get(t.code())).map_or(REST_OF_WORLD, String::as_str)
     }
 
     pub fn track(&self, isrc: &str) -> Option<&Track> {

@@ -48,7 +48,7 @@ pub struct Ctx<'a> {
     /// Recomputation of every income line of `statement`, in chronological order.
     pub calcs: Vec<LineCalc>,
     /// The audited statement lines by their source row.
-    pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine>,
+    pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>,
 }
 
 impl<'a> Ctx<'a> {

@@ -187,7 +187,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         idx,
         period: Ctx::period_of(line),
         term: term_ix,
-        group: group.clone(),
+        group: group.to_string(),
         reported,
         expected: reported,
         base_amount: Decimal::ZERO,
@@ -208,7 +208,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         return calc;
     };
     let term = c.terms.royalties[ti].get_ref();
-    let Some(factor) = c.factor(term, &group) else {
+    let Some(factor) = c.factor(term, group) else {
         calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
         return calc;
     };
@@ -226,7 +226,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         };
         (ti, k)
     });
-    let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.contains(&group));
+    let counts = term.escalation.as_ref().is_some_and(|e| e.count_territories.is_empty() || e.count_territories.iter().any(|t| t == group));
     let mut trail = Trail { on: with_trail, lines: Vec::new() };
     trail.push(|| {
         format!(
@@ -423,7 +423,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         Some(s3) => expected - s3,
         None => expected - reported,
     };
-    comps.push((classify_rate_gap(ctx, line, term, ti, &group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
+    comps.push((classify_rate_gap(ctx, line, term, ti, group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
     let total = expected - reported;
     let tol = ctx.tol(expected);
     calc.within_tolerance = total.abs() <= tol;

@@ -327,21 +327,19 @@ impl Table {
     }
 
     /// The lines with the plain rows' sums added in.
-    fn into_lines(self) -> impl Iterator<Item = LedgerLine> {
+    fn into_lines(self) -> Vec<LedgerLine> {
         let mut lines = self.lines;
-        for (e, line) in self.entries.into_iter().zip(lines.iter_mut()) {
-            {
-                let mut v: [Option<Decimal>; 9] = [None; 9];
-                for (k, s) in e.sums.iter().enumerate() {
-                    if e.present & (1 << k) != 0 {
-                        v[k] = Some(*s);
-                    }
+        for (e, line) in self.entries.iter().zip(lines.iter_mut()) {
+            let mut v: [Option<Decimal>; 9] = [None; 9];
+            for (k, s) in e.sums.iter().enumerate() {
+                if e.present & (1 << k) != 0 {
+                    v[k] = Some(*s);
                 }
-                add_values(line, &v);
-                line.rows += e.rows;
             }
+            add_values(line, &v);
+            line.rows += e.rows;
         }
-        lines.into_iter()
+        lines
     }
 }
 
@@ -975,9 +973,15 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
-        // Lines are large: reserve once and move each line once.
-        out.lines.reserve_exact(count);
-        out.lines.extend(table.into_lines());
+        // Lines are large: the rolled-up lines are kept where they are when they are all
+        // the file's lines, else moved once.
+        let rolled = table.into_lines();
+        if out.lines.is_empty() {
+            out.lines = rolled;
+        } else {
+            out.lines.reserve_exact(count);
+            out.lines.extend(rolled);
+        }
         sort_by_row(&mut out.lines);
     }
     out.rejects.sort_by_key(|r| r.source.row);

@@ -7,7 +7,12 @@
 //! a catalogue ISRC never on any label statement (A6), else a store or territory never on
 //! any label statement (B4), else a missing statement period (A5), else the key itself (B1).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Hash maps of this check: a fixed fast hash (keys are the check's own data; nothing is
+/// iterated in hash order).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 use rust_decimal::Decimal;
 
@@ -99,9 +104,9 @@ fn pcs(v: Decimal) -> String {
 
 /// The term, rate and territory factor for a line's income type, configuration, territory
 /// group and sale date: the same for most lines of a large report, so looked up once each.
-type TermMemo<'a> = HashMap<(Option<crate::ledger::IncomeType>, Option<&'a str>, String, Option<chrono::NaiveDate>), Option<(usize, Decimal, Decimal)>>;
+type TermMemo<'a> = HashMap<(Option<crate::ledger::IncomeType>, Option<&'a str>, &'a str, Option<chrono::NaiveDate>), Option<(usize, Decimal, Decimal)>>;
 
-fn expected_of<'a>(ctx: &Ctx, l: &'a LedgerLine, net: Decimal, memo: &mut TermMemo<'a>) -> Option<(Decimal, How)> {
+fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut TermMemo<'a>) -> Option<(Decimal, How)> {
     let c = ctx.contract;
     let date = l.sale_period.map(|p| p.start);
     let group = c.line_territory_group(l);
@@ -183,8 +188,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         isrc: label.iter().all(|l| l.isrc.is_some()),
     };
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
-    let mut seen = HashSet::new();
-    let mut memo = TermMemo::new();
+    let mut seen = HashSet::default();
+    let mut memo = TermMemo::default();
     let mut sources: Vec<SourceIncome> = Vec::new();
     let mut unconverted: Vec<SourceRef> = Vec::new();
     let mut unpriced: Vec<SourceRef> = Vec::new();
@@ -235,7 +240,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     // Label groups by key and sale period, in the order of their first line.
     let mut groups: Vec<LabelGroup> = Vec::new();
-    let mut group_index: HashMap<(Key, Period), usize> = HashMap::new();
+    let mut group_index: HashMap<(Key, Period), usize> = HashMap::default();
     for l in &label {
         let Some(sp) = l.sale_period else { continue };
         let key = key_of(g, l);
@@ -268,7 +273,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         e.label_refs.push(&l.source);
     }
     // Label groups (sale period, index) per key, so each sales line finds its group without a scan.
-    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::new();
+    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::default();
     for (i, grp) in groups.iter().enumerate() {
         periods_by_key.entry(grp.key).or_default().push((grp.sale_period, i));
     }
@@ -472,10 +477,10 @@ fn data_gaps(ctx: &Ctx, sources: &[SourceIncome], out: &mut Vec<Finding>) {
 /// A6 (informational): catalogue ISRCs on no statement and in no sales data.
 fn dormant(ctx: &Ctx, label: &[&LedgerLine], sources: &[SourceIncome], out: &mut Vec<Finding>) {
     let periods = ctx.statement_periods();
-    if periods.len() < 2 {
+    if periods.len() < 2 || ctx.contract.terms.tracks.is_empty() {
         return;
     }
-    let seen: BTreeSet<&str> = label.iter().filter_map(|l| l.isrc.as_deref()).chain(sources.iter().filter_map(|s| s.line.isrc.as_deref())).collect();
+    let seen: HashSet<&str> = label.iter().filter_map(|l| l.isrc.as_deref()).chain(sources.iter().filter_map(|s| s.line.isrc.as_deref())).collect();
     for t in &ctx.contract.terms.tracks {
         let t = t.get_ref();
         let isrc = crate::ledger::ids::parse_isrc(&t.isrc).unwrap_or_else(|_| t.isrc.clone());
