@@ -660,11 +660,20 @@ impl Plan<'_> {
             line.territory = None;
         }
         // Rows of this key always take the full reader when a key cell looks like a total or
-        // skip label, or when every key cell equals its header (a repeated header could match).
+        // skip label, or when every key cell equals its header (a repeated header could
+        // match). The key cells are part of the key: only a new key's entry keeps this.
+        let text = |c: usize| match row.cell(c) {
+            Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+            other => std::borrow::Cow::Owned(other.display()),
+        };
         let careful = roll.key_columns.iter().any(|c| {
-            let t = row.cell(*c).display();
+            let t = text(*c);
             !t.is_empty() && self.reader.is_row_label(&t)
-        }) || roll.key_columns.iter().all(|c| self.reader.header_text(*c) == Some(row.cell(*c).display().to_lowercase().as_str()));
+        }) || roll.key_columns.iter().all(|c| {
+            let t = text(*c);
+            // Header texts are kept lower-cased.
+            self.reader.header_text(*c).is_some_and(|h| if t.is_ascii() { h.eq_ignore_ascii_case(&t) } else { h == t.to_lowercase() })
+        });
         let hash = roll.hash(key);
         let mut map = match roll.table.lock() {
             Ok(m) => m,
@@ -698,7 +707,6 @@ impl Plan<'_> {
                     add_values(acc, &additive_values(&line));
                     acc.rows += 1;
                 }
-                e.careful |= careful;
                 e.first_row = acc.source.row;
             }
         }
