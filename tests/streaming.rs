@@ -121,7 +121,7 @@ fn key(l: &LedgerLine) -> String {
     (k.units, k.free_units, k.gross, k.fees, k.taxes, k.net, k.royalty, k.amount, k.original_amount) = (None, None, None, None, None, None, None, None, None);
     (k.title, k.release_title, k.artist, k.description, k.reference) = (None, None, None, None, None);
     if k.territory_group.is_none() && !k.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_))) {
-        k.territory_group = Some(groups().group(k.territory.as_ref()).to_string());
+        k.territory_group = Some(groups().group(k.territory.as_ref()).into());
         k.territory = None;
     }
     format!("{k:?}")

@@ -177,7 +177,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let c = ctx.contract;
     let line = ctx.statement[idx];
     let release = c.release_of(line);
-    let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.clone());
+    let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.as_ref().map(|p| p.to_string()));
     let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
     let config = configuration(line);
     let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
@@ -219,8 +219,8 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         let k = match e.counting {
             Counting::PerRelease => release
                 .map(|r| r.id.clone())
-                .or(line.upc.clone())
-                .or(line.isrc.clone())
+                .or(line.upc.as_ref().map(|u| u.to_string()))
+                .or(line.isrc.as_ref().map(|i| i.to_string()))
                 .unwrap_or_default(),
             Counting::Cumulative => String::new(),
         };

@@ -265,7 +265,7 @@ fn sales_line(
         if !store.known {
             line.flags.push(LineFlag::UnknownStore(sender.to_string()));
         }
-        line.store = Some(store.id);
+        line.store = Some(store.id.into());
     }
     if let Some(t) = summary.get("Territory") {
         match Territory::parse(t) {
@@ -273,22 +273,22 @@ fn sales_line(
             None => line.flags.push(LineFlag::UnknownTerritory(t.to_string())),
         }
     }
-    line.offering = summary.get("CommercialModel").map(offering);
-    line.sale_type = summary.get("UseType").map(str::to_string);
+    line.offering = summary.get("CommercialModel").map(|m| offering(m).into());
+    line.sale_type = summary.get("UseType").map(|t| (*t).into());
     line.income_type = Some(summary.get("UseType").map(income_type).unwrap_or(IncomeType::Other));
-    line.description = summary.get("ServiceDescription").or_else(|| head.get("ServiceDescription")).map(str::to_string);
+    line.description = summary.get("ServiceDescription").or_else(|| head.get("ServiceDescription")).map(|t| (*t).into());
     if let Some((resource, work)) = su.get("BlockId").and_then(|b| blocks.get(b)) {
         if let Some(isrc) = resource.get("ISRC") {
             match parse_isrc(isrc) {
-                Ok(code) => line.isrc = Some(code),
+                Ok(code) => line.isrc = Some(code.into()),
                 Err(_) => line.flags.push(LineFlag::InvalidIsrc(isrc.to_string())),
             }
         }
-        line.title = resource.get("Title").map(str::to_string);
-        line.artist = resource.get("DisplayArtistName").map(str::to_string);
+        line.title = resource.get("Title").map(|t| (*t).into());
+        line.artist = resource.get("DisplayArtistName").map(|t| (*t).into());
         if let Some(iswc) = work.get("ISWC") {
             match parse_iswc(iswc) {
-                Ok(code) => line.iswc = Some(code),
+                Ok(code) => line.iswc = Some(code.into()),
                 Err(_) => line.flags.push(LineFlag::InvalidIswc(iswc.to_string())),
             }
         }

@@ -656,7 +656,7 @@ impl Plan<'_> {
         if let Some((_, groups)) = roll.territory
             && !line.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_)))
         {
-            line.territory_group = Some(groups.group(line.territory.as_ref()).to_string());
+            line.territory_group = Some(groups.group(line.territory.as_ref()).into());
             line.territory = None;
         }
         // Rows of this key always take the full reader when a key cell looks like a total or

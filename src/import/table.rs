@@ -12,7 +12,7 @@ use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
 use super::profile::{DECIMAL_FIELDS, Profile};
 use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
 use crate::ledger::{
-    Currency, IncomeType, LedgerLine, LineFlag, LineKind, Period, SourceRef, Store, Territory,
+    Currency, IncomeType, LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
 };
 
 /// Field → (column index, header text).
@@ -392,6 +392,16 @@ impl RowReader<'_> {
         Ok(self.cell(field)?.map(|c| c.display()).filter(|s| !s.is_empty()))
     }
 
+    /// [`RowReader::text`] as a line's text (a short text is not copied through a `String`).
+    fn line_text(&self, field: &str) -> Result<Option<LineText>, CellError> {
+        Ok(match self.cell(field)?.as_deref() {
+            Some(Cell::Text(t)) => Some(LineText::from(t.as_str())),
+            Some(other) => Some(LineText::from(other.display())),
+            None => None,
+        }
+        .filter(|s| !s.is_empty()))
+    }
+
     fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
         let percent_field = self.profile.percent_fields.iter().any(|f| f == field);
         match self.cell(field)?.as_deref() {
@@ -566,8 +576,8 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .ok_or_else(|| r.err("line_kind", format!("unknown line type '{t}'")))?,
     };
     let mut line = LedgerLine::new(r.base.clone(), &profile.name, profile.statement_kind, line_kind, currency);
-    line.account = r.text("account")?;
-    line.payee = r.text("payee")?;
+    line.account = r.line_text("account")?;
+    line.payee = r.line_text("payee")?;
     line.sale_period = r.period("sale_period")?;
     if line.sale_period.is_none()
         && let (Some(a), Some(b)) = (r.date("sale_period_start")?, r.date("sale_period_end")?)
@@ -581,9 +591,9 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         if !store.known {
             line.flags.push(LineFlag::UnknownStore(s.clone()));
         }
-        line.store = Some(store.id);
+        line.store = Some(store.id.into());
     }
-    line.offering = r.text("offering")?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)));
+    line.offering = r.text("offering")?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)).into());
     if let Some(t) = r.text("territory")? {
         match Territory::parse(&t) {
             Some(territory) => line.territory = Some(territory),
@@ -595,7 +605,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             return Err(r.err("isrc", format!("ISRC '{t}' was turned into scientific notation; its characters are lost")));
         }
         match parse_isrc(&t) {
-            Ok(code) => line.isrc = Some(code),
+            Ok(code) => line.isrc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidIsrc(t)),
         }
     }
@@ -604,23 +614,23 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             return Err(r.err("upc", format!("UPC '{t}' was turned into scientific notation; its digits are lost")));
         }
         match parse_upc(&t) {
-            Ok(code) => line.upc = Some(code),
+            Ok(code) => line.upc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidUpc(t)),
         }
     }
     if let Some(t) = r.text("iswc")? {
         match parse_iswc(&t) {
-            Ok(code) => line.iswc = Some(code),
+            Ok(code) => line.iswc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidIswc(t)),
         }
     }
-    line.title = r.text("title")?;
-    line.release_title = r.text("release_title")?;
-    line.artist = r.text("artist")?;
-    line.sale_type = r.text("sale_type")?;
-    line.channel = r.text("channel")?;
-    line.price_category = r.text("price_category")?;
-    line.reference = r.text("reference")?;
+    line.title = r.line_text("title")?;
+    line.release_title = r.line_text("release_title")?;
+    line.artist = r.line_text("artist")?;
+    line.sale_type = r.line_text("sale_type")?;
+    line.channel = r.line_text("channel")?;
+    line.price_category = r.line_text("price_category")?;
+    line.reference = r.line_text("reference")?;
     if line_kind == LineKind::Income {
         line.income_type = Some(match r.text("income_type")? {
             Some(t) => profile
@@ -638,7 +648,8 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .iter()
             .chain(description.iter())
             .find_map(|t| profile.map_value("charge_kind", t))
-            .or_else(|| column.as_deref().or(description.as_deref()).map(snake));
+            .or_else(|| column.as_deref().or(description.as_deref()).map(snake))
+            .map(LineText::from);
     }
     line.units = r.decimal("units")?;
     line.free_units = r.decimal("free_units")?;
@@ -658,7 +669,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         None => None,
     };
     line.fx_rate = r.decimal("fx_rate")?;
-    line.description = r.text("description")?;
+    line.description = r.line_text("description")?;
     for field in &profile.required {
         let present = match field.as_str() {
             "currency" => true,

@@ -97,37 +97,42 @@ pub enum LineFlag {
     NoLineTerminator,
 }
 
+/// A line's texts: short ones (stores, ISRCs, sale types, profile names: up to 24 bytes)
+/// are kept inside the line without an allocation of their own; large reports hold
+/// hundreds of thousands of lines.
+pub type LineText = compact_str::CompactString;
+
 /// One normalised statement row. Every money field is an exact decimal in `currency`
 /// (except `original_amount`, which is in `original_currency`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LedgerLine {
     pub source: SourceRef,
     /// Name of the statement profile that read the line.
-    pub profile: String,
+    pub profile: LineText,
     pub statement_kind: StatementKind,
     pub line_kind: LineKind,
-    pub account: Option<String>,
-    pub payee: Option<String>,
+    pub account: Option<LineText>,
+    pub payee: Option<LineText>,
     pub sale_period: Option<Period>,
     pub accounting_period: Option<Period>,
     pub reporting_date: Option<NaiveDate>,
     /// Canonical store id (or the name as written when unknown, flagged).
-    pub store: Option<String>,
-    pub offering: Option<String>,
+    pub store: Option<LineText>,
+    pub offering: Option<LineText>,
     pub territory: Option<Territory>,
-    pub isrc: Option<String>,
-    pub upc: Option<String>,
-    pub iswc: Option<String>,
-    pub title: Option<String>,
-    pub release_title: Option<String>,
-    pub artist: Option<String>,
+    pub isrc: Option<LineText>,
+    pub upc: Option<LineText>,
+    pub iswc: Option<LineText>,
+    pub title: Option<LineText>,
+    pub release_title: Option<LineText>,
+    pub artist: Option<LineText>,
     pub income_type: Option<IncomeType>,
     /// Sale type / configuration as written (e.g. "Song", "Album", "CD", "Premium stream").
-    pub sale_type: Option<String>,
+    pub sale_type: Option<LineText>,
     /// Sales channel as written (e.g. "normal retail", "record club", "promotional").
-    pub channel: Option<String>,
+    pub channel: Option<LineText>,
     /// Price category as written (e.g. "full price", "mid-price", "budget").
-    pub price_category: Option<String>,
+    pub price_category: Option<LineText>,
     pub units: Option<Decimal>,
     /// Units shipped free of charge (free goods), when the statement shows them.
     pub free_units: Option<Decimal>,
@@ -150,17 +155,17 @@ pub struct LedgerLine {
     pub original_currency: Option<Currency>,
     pub fx_rate: Option<Decimal>,
     /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
-    pub charge_kind: Option<String>,
+    pub charge_kind: Option<LineText>,
     /// Invoice or document reference supporting a charge.
-    pub reference: Option<String>,
-    pub description: Option<String>,
+    pub reference: Option<LineText>,
+    pub description: Option<LineText>,
     pub flags: Vec<LineFlag>,
     /// Source rows this line stands for: 1, or more for sales rows rolled up by the
     /// streaming importer (their money fields are the sums; `source` is the first row).
     pub rows: u64,
     /// The contract territory group, when rolled-up sales rows of several territories of
     /// one group were kept as one line (`territory` is then empty).
-    pub territory_group: Option<String>,
+    pub territory_group: Option<LineText>,
 }
 
 impl LedgerLine {
@@ -174,7 +179,7 @@ impl LedgerLine {
     ) -> LedgerLine {
         LedgerLine {
             source,
-            profile: profile.to_string(),
+            profile: profile.into(),
             statement_kind,
             line_kind,
             account: None,

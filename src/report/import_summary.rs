@@ -227,7 +227,7 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
-    let s = |o: &Option<String>| o.clone().unwrap_or_default();
+    let s = |o: &Option<crate::ledger::LineText>| o.as_deref().unwrap_or_default().to_string();
     let d = |o: &Option<Decimal>| o.map(|v| v.to_string()).unwrap_or_default();
     let flags: Vec<String> = l
         .flags
@@ -245,7 +245,7 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
         l.source.file.clone(),
         l.source.sheet.clone().unwrap_or_default(),
         l.source.row.to_string(),
-        l.profile.clone(),
+        l.profile.to_string(),
         enum_name(&l.statement_kind),
         enum_name(&l.line_kind),
         s(&l.account),

@@ -63,7 +63,7 @@ pub fn sale(row: u64, month: &str) -> L {
 
 impl L {
     pub fn store(mut self, s: &str) -> L {
-        self.0.store = Some(Store::parse(s).id);
+        self.0.store = Some(Store::parse(s).id.into());
         self
     }
     pub fn terr(mut self, t: &str) -> L {

@@ -23,12 +23,12 @@ fn dec(v: Option<Decimal>) -> String {
 /// sale type, units and the amount.
 fn sale_key(l: &LedgerLine, amount: Option<Decimal>) -> String {
     [
-        l.isrc.clone().or(l.upc.clone()).unwrap_or_default(),
-        l.store.clone().unwrap_or_default(),
-        l.offering.clone().unwrap_or_default(),
+        l.isrc.as_deref().or(l.upc.as_deref()).unwrap_or_default().to_string(),
+        l.store.as_deref().unwrap_or_default().to_string(),
+        l.offering.as_deref().unwrap_or_default().to_string(),
         l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
         l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-        l.sale_type.clone().unwrap_or_default(),
+        l.sale_type.as_deref().unwrap_or_default().to_string(),
         dec(l.units),
         dec(amount),
     ]
@@ -45,10 +45,10 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
             LineKind::Income => income.entry(sale_key(l, l.royalty)).or_default().push(l),
             LineKind::Charge => {
                 let key = [
-                    l.charge_kind.clone().unwrap_or_default(),
+                    l.charge_kind.as_deref().unwrap_or_default().to_string(),
                     dec(l.amount),
-                    l.reference.clone().unwrap_or_default(),
-                    l.description.clone().unwrap_or_default(),
+                    l.reference.as_deref().unwrap_or_default().to_string(),
+                    l.description.as_deref().unwrap_or_default().to_string(),
                     c.account_of(l).unwrap_or_default(),
                 ]
                 .join("|");

@@ -24,7 +24,7 @@ fn n(v: Decimal) -> String {
 
 /// The share of a line's base this producer is paid on (0 when not their record).
 pub fn proration(c: &Contract, p: &Producer, line: &LedgerLine) -> Decimal {
-    let on_isrc = line.isrc.as_ref().is_some_and(|i| p.isrcs.iter().any(|x| crate::ledger::ids::parse_isrc(x).is_ok_and(|x| &x == i)));
+    let on_isrc = line.isrc.as_ref().is_some_and(|i| p.isrcs.iter().any(|x| crate::ledger::ids::parse_isrc(x).is_ok_and(|x| x == *i)));
     if on_isrc {
         return Decimal::ONE;
     }
@@ -55,7 +55,7 @@ pub fn points_on(c: &Contract, line: &LedgerLine) -> Decimal {
 
 fn is_paid_to(p: &Producer, single: bool, l: &LedgerLine) -> bool {
     let name = p.name.to_lowercase();
-    let mentions = |s: &Option<String>| s.as_ref().is_some_and(|t| t.to_lowercase().contains(&name));
+    let mentions = |s: &Option<crate::ledger::LineText>| s.as_ref().is_some_and(|t| t.to_lowercase().contains(&name));
     match l.line_kind {
         LineKind::Charge => {
             matches!(l.charge_kind.as_deref(), Some("producer_payment") | Some("producer_royalty"))

@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             let account = c.account_of(line).unwrap_or_default();
             let period = calc.period.map(|p| p.to_string()).unwrap_or_default();
             let term = calc.term.map(|t| c.term_clause(t)).unwrap_or_default();
-            let config = line.sale_type.clone().unwrap_or_default();
+            let config = line.sale_type.as_deref().unwrap_or_default().to_string();
             let applied = calc.applied_rate.map(pc).unwrap_or_else(|| "not stated".into());
             // Rate findings are told apart by the rate applied; the others (price, packaging,
             // free goods, fees, escalation, arithmetic) are one finding per period and term.

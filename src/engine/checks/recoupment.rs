@@ -162,7 +162,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.clause = clause.clone();
             f
         };
-        match recoupable.get_ref().0.get(&kind) {
+        match recoupable.get_ref().0.get(kind.as_str()) {
             None => {
                 if charged > Decimal::ZERO {
                     let mut f = base(Rule::D3).figures(Decimal::ZERO, charged);
@@ -194,7 +194,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
             },
         }
         match &l.reference {
-            Some(r) => by_ref.entry(r.clone()).or_default().push(l),
+            Some(r) => by_ref.entry(r.to_string()).or_default().push(l),
             None if refs_in_use && charged > Decimal::ZERO => no_invoice.push(*l),
             None => {}
         }
@@ -215,7 +215,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     for (reference, lines) in by_ref.into_iter().filter(|(_, v)| v.len() > 1) {
         // Identical repeats are A1; here the same invoice charged under different lines.
-        let distinct: BTreeSet<(Option<Decimal>, Option<String>)> = lines.iter().map(|l| (l.amount, l.description.clone())).collect();
+        let distinct: BTreeSet<(Option<Decimal>, Option<String>)> = lines.iter().map(|l| (l.amount, l.description.as_ref().map(|d| d.to_string()))).collect();
         if distinct.len() < 2 {
             continue;
         }
