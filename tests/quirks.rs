@@ -41,7 +41,7 @@ fn values(f: &FileImport) -> Vec<LedgerLine> {
         .iter()
         .map(|l| {
             let mut l = l.clone();
-            l.source.file = String::new();
+            l.source.file = "".into();
             l
         })
         .collect()
@@ -311,7 +311,7 @@ fn gzip_and_zip_containers() {
     gz.write_all(text.as_bytes()).unwrap();
     let f = import("s.csv.gz", &gz.finish().unwrap());
     assert_eq!(f.file, "s.csv.gz");
-    assert_eq!(f.lines[0].source.file, "s.csv.gz");
+    assert_eq!(&*f.lines[0].source.file, "s.csv.gz");
     assert_eq!(values(&f), base);
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

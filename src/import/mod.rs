@@ -279,17 +279,18 @@ pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<
         return import_bytes(inner_name, inner, opts).map(|mut v| {
             for f in &mut v {
                 f.file = format!("{}.gz", f.file);
+                let file: std::sync::Arc<str> = f.file.as_str().into();
                 for l in &mut f.lines {
-                    l.source.file = f.file.clone();
+                    l.source.file = file.clone();
                 }
                 for r in &mut f.rejects {
-                    r.source.file = f.file.clone();
+                    r.source.file = file.clone();
                 }
                 for n in &mut f.nondata {
-                    n.source.file = f.file.clone();
+                    n.source.file = file.clone();
                 }
                 for c in &mut f.controls {
-                    c.source.file = f.file.clone();
+                    c.source.file = file.clone();
                 }
             }
             v

@@ -116,7 +116,8 @@ pub enum RowOutcome {
 /// Everything needed to read the rows below a header row, one at a time. Shared by the
 /// sheet importer and the streaming importer, so both classify and parse rows alike.
 pub struct SheetReader<'a> {
-    pub file: &'a str,
+    /// Shared by the source of every row read.
+    pub file: std::sync::Arc<str>,
     pub sheet_name: Option<String>,
     pub date_1904: bool,
     pub profile: &'a Profile,
@@ -127,10 +128,10 @@ pub struct SheetReader<'a> {
 }
 
 impl<'a> SheetReader<'a> {
-    pub fn new(file: &'a str, sheet_name: Option<String>, date_1904: bool, profile: &'a Profile, header_row: &Row, map: &'a ColumnMap) -> Self {
+    pub fn new(file: &str, sheet_name: Option<String>, date_1904: bool, profile: &'a Profile, header_row: &Row, map: &'a ColumnMap) -> Self {
         let control_columns = profile.control_fields.iter().filter_map(|f| map.get(f).map(|(i, _)| (f.clone(), i))).collect();
         SheetReader {
-            file,
+            file: file.into(),
             sheet_name,
             date_1904,
             profile,
@@ -142,7 +143,7 @@ impl<'a> SheetReader<'a> {
     }
 
     pub fn source(&self, row: u64) -> SourceRef {
-        SourceRef::new(self.file, self.sheet_name.clone(), row)
+        SourceRef::new(self.file.clone(), self.sheet_name.clone(), row)
     }
 
     /// The header text of a column, lower-cased.

@@ -3,12 +3,14 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// A position in an input file. `row` is 1-based: the line number of the record's first line
 /// in a text file, the spreadsheet row number in a workbook.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SourceRef {
-    pub file: String,
+    /// Shared by every line and reject of a file (one allocation per file, not per row).
+    pub file: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
     pub row: u64,
@@ -17,7 +19,7 @@ pub struct SourceRef {
 }
 
 impl SourceRef {
-    pub fn new(file: impl Into<String>, sheet: Option<String>, row: u64) -> Self {
+    pub fn new(file: impl Into<Arc<str>>, sheet: Option<String>, row: u64) -> Self {
         SourceRef { file: file.into(), sheet, row, column: None }
     }
 

@@ -242,7 +242,7 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
         })
         .collect();
     vec![
-        l.source.file.clone(),
+        l.source.file.to_string(),
         l.source.sheet.clone().unwrap_or_default(),
         l.source.row.to_string(),
         l.profile.to_string(),
@@ -332,7 +332,7 @@ pub fn write_rejects_csv(out: impl Write, files: &[FileImport]) -> Result<(), cs
     for f in files {
         for r in &f.rejects {
             w.write_record([
-                r.source.file.as_str(),
+                &r.source.file,
                 r.source.sheet.as_deref().unwrap_or(""),
                 &r.source.row.to_string(),
                 r.source.column.as_deref().unwrap_or(""),

@@ -163,9 +163,9 @@ impl L {
 pub fn files(lines: Vec<L>) -> Vec<FileImport> {
     let mut out: Vec<FileImport> = Vec::new();
     for L(l) in lines {
-        match out.iter_mut().find(|f| f.file == l.source.file) {
+        match out.iter_mut().find(|f| *f.file == *l.source.file) {
             Some(f) => f.lines.push(l),
-            None => out.push(FileImport { file: l.source.file.clone(), profile: "test".into(), lines: vec![l], ..Default::default() }),
+            None => out.push(FileImport { file: l.source.file.to_string(), profile: "test".into(), lines: vec![l], ..Default::default() }),
         }
     }
     out.sort_by(|a, b| a.file.cmp(&b.file));

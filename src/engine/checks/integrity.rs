@@ -101,7 +101,7 @@ fn footing(ctx: &Ctx, out: &mut Vec<Finding>) {
         let file_period: Option<Period> = ctx
             .statement
             .iter()
-            .filter(|l| l.source.file == file.file && l.statement_kind == StatementKind::Label)
+            .filter(|l| *l.source.file == *file.file && l.statement_kind == StatementKind::Label)
             .filter_map(|l| Ctx::period_of(l))
             .max();
         if !file.lines.iter().any(|l| l.statement_kind == StatementKind::Label && ctx.contract.owns_statement_account(l.account.as_deref())) {
