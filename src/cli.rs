@@ -291,8 +291,7 @@ fn execute(command: Command, out: &mut dyn Write) -> Result<i32, CliError> {
             match format {
                 Format::Table => report_audit::write_table(out, &result, &files, top).map_err(io_err)?,
                 Format::Json => {
-                    let v = report_audit::to_json(&result, &files);
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default()).map_err(io_err)?;
+                    report_audit::write_json(&mut *out, &result, &files).map_err(io_err)?;
                 }
                 Format::Csv => report_audit::write_csv(&mut *out, &result).map_err(io_err)?,
                 Format::Md => report_audit::write_markdown(out, &result).map_err(io_err)?,

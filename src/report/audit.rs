@@ -7,7 +7,6 @@ use std::io::{self, Write};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::{json, Value};
 
 use crate::engine::{Audit, Category, Finding, Severity};
 use crate::import::FileImport;
@@ -200,35 +199,70 @@ pub fn write_table(out: &mut dyn Write, a: &Audit, files: &[FileImport], top: us
     writeln!(out, "\n{}", verdict(a))
 }
 
-fn finding_json(f: &Finding) -> Value {
-    serde_json::to_value(f).unwrap_or(Value::Null)
+/// The JSON report. Serialised straight to the output (a large audit's findings carry
+/// hundreds of thousands of evidence rows; no document tree is built in memory first).
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    schema: &'a str,
+    contract: &'a str,
+    contract_file: &'a str,
+    payee: &'a str,
+    currency: &'a str,
+    claim_date: Option<chrono::NaiveDate>,
+    statement_periods: &'a [String],
+    import: Vec<JsonImport<'a>>,
+    lines_audited: usize,
+    source_lines: usize,
+    verdict: String,
+    totals: &'a crate::engine::Totals,
+    accounts: &'a [crate::engine::account::PeriodAccount],
+    findings: &'a [Finding],
 }
 
-pub fn to_json(a: &Audit, files: &[FileImport]) -> Value {
-    json!({
-        "schema": JSON_SCHEMA,
-        "contract": a.contract,
-        "contract_file": a.contract_file,
-        "payee": a.payee,
-        "currency": a.currency,
-        "claim_date": a.claim_date,
-        "statement_periods": a.statement_periods,
-        "import": files.iter().map(|f| json!({
-            "file": f.file,
-            "profile": f.profile,
-            "rows_read": f.rows_read,
-            "rows_imported": f.rows_imported(),
-            "rows_rejected": f.rejects.len(),
-            "rows_nondata": f.nondata.len(),
-            "control_totals_ok": f.control_totals_ok(),
-        })).collect::<Vec<_>>(),
-        "lines_audited": a.lines_audited,
-        "source_lines": a.source_lines,
-        "verdict": verdict(a),
-        "totals": a.totals,
-        "accounts": a.accounts,
-        "findings": a.findings.iter().map(finding_json).collect::<Vec<_>>(),
-    })
+#[derive(serde::Serialize)]
+struct JsonImport<'a> {
+    file: &'a str,
+    profile: &'a str,
+    rows_read: u64,
+    rows_imported: u64,
+    rows_rejected: usize,
+    rows_nondata: usize,
+    control_totals_ok: Option<bool>,
+}
+
+/// Write the audit as pretty-printed JSON (schema [`JSON_SCHEMA`]), with a final newline.
+pub fn write_json(out: impl Write, a: &Audit, files: &[FileImport]) -> io::Result<()> {
+    let report = JsonReport {
+        schema: JSON_SCHEMA,
+        contract: &a.contract,
+        contract_file: &a.contract_file,
+        payee: &a.payee,
+        currency: &a.currency,
+        claim_date: a.claim_date,
+        statement_periods: &a.statement_periods,
+        import: files
+            .iter()
+            .map(|f| JsonImport {
+                file: &f.file,
+                profile: &f.profile,
+                rows_read: f.rows_read,
+                rows_imported: f.rows_imported(),
+                rows_rejected: f.rejects.len(),
+                rows_nondata: f.nondata.len(),
+                control_totals_ok: f.control_totals_ok(),
+            })
+            .collect(),
+        lines_audited: a.lines_audited,
+        source_lines: a.source_lines,
+        verdict: verdict(a),
+        totals: &a.totals,
+        accounts: &a.accounts,
+        findings: &a.findings,
+    };
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 pub const CSV_COLUMNS: &[&str] = &[
