@@ -45,8 +45,8 @@ pub struct Ctx<'a> {
     pub statement: Vec<&'a LedgerLine>,
     /// Third-party sales data to check the label's statements against.
     pub source: Vec<&'a LedgerLine>,
-    /// Recomputation of every income line of `statement`, in chronological order.
-    pub calcs: Vec<LineCalc>,
+    /// See [`Ctx::calcs`].
+    calcs: std::sync::OnceLock<Vec<LineCalc>>,
     /// The audited statement lines by their source row.
     pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>,
 }
@@ -72,7 +72,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let mut ctx = Ctx {
+        Ctx {
             contract,
             files,
             currency: contract.currency.code().to_string(),
@@ -88,12 +88,14 @@ impl<'a> Ctx<'a> {
             by_source: statement.iter().map(|l| (&l.source, *l)).collect(),
             statement,
             source,
-            calcs: Vec::new(),
-        };
-        if contract.terms.contract.kind == DealKind::Royalty {
-            ctx.calcs = recompute(&ctx);
+            calcs: std::sync::OnceLock::new(),
         }
-        ctx
+    }
+
+    /// Recomputation of every income line of `statement`, in chronological order (royalty
+    /// deals; worked out on first use, so that checks that do not need it can start first).
+    pub fn calcs(&self) -> &[LineCalc] {
+        self.calcs.get_or_init(|| if self.contract.terms.contract.kind == DealKind::Royalty { recompute(self) } else { Vec::new() })
     }
 
     /// Tolerance for comparing an expected amount: max(absolute, percent of expected).

@@ -83,17 +83,14 @@ pub struct Audit {
 
 /// Run every check of the contract's deal kind over the imported statements.
 pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
-    let ctx = {
-        let _t = crate::timings::stage("engine: recompute");
-        Ctx::new(contract, files, opts)
-    };
+    let ctx = Ctx::new(contract, files, opts);
     let mut findings = Vec::new();
     match contract.terms.contract.kind {
         DealKind::Royalty => {
             use crate::timings::stage;
-            { let _t = stage("engine: rates"); checks::rates::run(&ctx, &mut findings); }
-            // The income check reads the sales data, the slowest check on a large audit; it
-            // runs beside the others, and its findings go where they would have gone.
+            // The income check reads the sales data, the slowest check on a large audit, and
+            // needs no recomputation: it runs beside the recomputation and the other checks,
+            // and its findings go where they would have gone (after the rate checks').
             let mut rest = Vec::new();
             let income = std::thread::scope(|scope| {
                 let income = scope.spawn(|| {
@@ -102,6 +99,8 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
                     checks::income::run(&ctx, &mut found);
                     found
                 });
+                { let _t = stage("engine: recompute"); ctx.calcs(); }
+                { let _t = stage("engine: rates"); checks::rates::run(&ctx, &mut findings); }
                 { let _t = stage("engine: integrity"); checks::integrity::run(&ctx, &mut rest); }
                 { let _t = stage("engine: recoupment"); checks::recoupment::run(&ctx, &mut rest); }
                 { let _t = stage("engine: reserves"); checks::reserves::run(&ctx, &mut rest); }
@@ -235,7 +234,7 @@ fn totals(ctx: &Ctx, findings: &[Finding]) -> Totals {
             .filter(|l| l.line_kind == crate::ledger::LineKind::Income)
             .map(|l| l.royalty.or(l.net).unwrap_or_default())
             .sum(),
-        recomputed_royalties: ctx.calcs.iter().map(|c| c.expected).sum(),
+        recomputed_royalties: ctx.calcs().iter().map(|c| c.expected).sum(),
         ..Default::default()
     };
     for f in findings {

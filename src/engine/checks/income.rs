@@ -240,7 +240,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     // Label groups by key and sale period, in the order of their first line.
     let mut groups: Vec<LabelGroup> = Vec::new();
-    let mut group_index: HashMap<(Key, Period), usize> = HashMap::default();
+    let mut group_index: HashMap<(Key, Period), usize> = HashMap::with_capacity_and_hasher(label.len(), Default::default());
     for l in &label {
         let Some(sp) = l.sale_period else { continue };
         let key = key_of(g, l);
@@ -273,7 +273,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         e.label_refs.push(&l.source);
     }
     // Label groups (sale period, index) per key, so each sales line finds its group without a scan.
-    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::default();
+    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::with_capacity_and_hasher(groups.len(), Default::default());
     for (i, grp) in groups.iter().enumerate() {
         periods_by_key.entry(grp.key).or_default().push((grp.sale_period, i));
     }

@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
     let mut groups: BTreeMap<GroupKey, Finding> = BTreeMap::new();
     let mut unpriced: BTreeMap<String, Vec<crate::ledger::SourceRef>> = BTreeMap::new();
-    for calc in &ctx.calcs {
+    for calc in ctx.calcs() {
         let line = ctx.statement[calc.idx];
         if let Some(why) = &calc.problem {
             unpriced.entry(why.clone()).or_default().push(line.source.clone());
@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// C10: lines each inside tolerance but short in the same direction.
 fn rounding(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut per_period: BTreeMap<Option<crate::ledger::Period>, (Decimal, Vec<crate::ledger::SourceRef>, usize)> = BTreeMap::new();
-    for calc in ctx.calcs.iter().filter(|c| c.within_tolerance && c.problem.is_none()) {
+    for calc in ctx.calcs().iter().filter(|c| c.within_tolerance && c.problem.is_none()) {
         let e = per_period.entry(calc.period).or_default();
         let gap = calc.expected - calc.reported;
         e.0 += gap;
