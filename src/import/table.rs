@@ -389,8 +389,14 @@ impl RowReader<'_> {
         Ok(self.profile.constants.get(field).map(|c| std::borrow::Cow::Owned(Cell::Text(c.clone()))))
     }
 
-    fn text(&self, field: &str) -> Result<Option<String>, CellError> {
-        Ok(self.cell(field)?.map(|c| c.display()).filter(|s| !s.is_empty()))
+    /// The text of `field` (borrowed from the cell when it is text).
+    fn text(&self, field: &str) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
+        Ok(match self.cell(field)? {
+            Some(std::borrow::Cow::Borrowed(Cell::Text(t))) => Some(std::borrow::Cow::Borrowed(t.as_str())),
+            Some(c) => Some(std::borrow::Cow::Owned(c.display())),
+            None => None,
+        }
+        .filter(|s| !s.is_empty()))
     }
 
     /// [`RowReader::text`] as a line's text (a short text is not copied through a `String`).
@@ -550,7 +556,13 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
     (result, figures)
 }
 
+/// `text` in snake_case (memoised per thread: the same few texts repeat on every row).
 fn snake(text: &str) -> String {
+    // Owner `0` is no profile's id (they count from 1): snake_case depends on the text alone.
+    super::memo::memoised(0, "#snake", text, || Some(snake_uncached(text))).unwrap_or_default()
+}
+
+fn snake_uncached(text: &str) -> String {
     let s: String = text
         .trim()
         .to_lowercase()
@@ -590,7 +602,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     if let Some(s) = r.text("store")? {
         let store = Store::parse(&s);
         if !store.known {
-            line.flags.push(LineFlag::UnknownStore(s.clone()));
+            line.flags.push(LineFlag::UnknownStore(s.to_string()));
         }
         line.store = Some(store.id.into());
     }
@@ -598,7 +610,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     if let Some(t) = r.text("territory")? {
         match Territory::parse(&t) {
             Some(territory) => line.territory = Some(territory),
-            None => line.flags.push(LineFlag::UnknownTerritory(t)),
+            None => line.flags.push(LineFlag::UnknownTerritory(t.into_owned())),
         }
     }
     if let Some(t) = r.text("isrc")? {
@@ -607,7 +619,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         }
         match parse_isrc(&t) {
             Ok(code) => line.isrc = Some(code.into()),
-            Err(_) => line.flags.push(LineFlag::InvalidIsrc(t)),
+            Err(_) => line.flags.push(LineFlag::InvalidIsrc(t.into_owned())),
         }
     }
     if let Some(t) = r.text("upc")? {
@@ -616,13 +628,13 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         }
         match parse_upc(&t) {
             Ok(code) => line.upc = Some(code.into()),
-            Err(_) => line.flags.push(LineFlag::InvalidUpc(t)),
+            Err(_) => line.flags.push(LineFlag::InvalidUpc(t.into_owned())),
         }
     }
     if let Some(t) = r.text("iswc")? {
         match parse_iswc(&t) {
             Ok(code) => line.iswc = Some(code.into()),
-            Err(_) => line.flags.push(LineFlag::InvalidIswc(t)),
+            Err(_) => line.flags.push(LineFlag::InvalidIswc(t.into_owned())),
         }
     }
     line.title = r.line_text("title")?;

@@ -10,6 +10,28 @@ impl Currency {
     /// Parse an ISO 4217 alphabetic code (case-insensitive, trimmed). A few symbols that
     /// name one currency unambiguously are accepted too (€, £, ¥ is not: JPY or CNY).
     pub fn parse(text: &str) -> Option<Currency> {
+        // Statements repeat one or two codes on every row: the last code read is kept per
+        // thread (looking a code up in the ISO table costs string comparisons).
+        thread_local! {
+            static LAST: std::cell::Cell<Option<([u8; 3], Currency)>> = const { std::cell::Cell::new(None) };
+        }
+        let key: Option<[u8; 3]> = text.as_bytes().try_into().ok().filter(|k: &[u8; 3]| k.iter().all(u8::is_ascii_uppercase));
+        if let Some(k) = key {
+            if let Some((last, c)) = LAST.get()
+                && last == k
+            {
+                return Some(c);
+            }
+            let found = Self::parse_uncached(text);
+            if let Some(c) = found {
+                LAST.set(Some((k, c)));
+            }
+            return found;
+        }
+        Self::parse_uncached(text)
+    }
+
+    fn parse_uncached(text: &str) -> Option<Currency> {
         let t = text.trim();
         let code = match t {
             "€" => "EUR",

@@ -38,6 +38,17 @@ pub fn is_scientific_notation(text: &str) -> bool {
 
 /// Normalise and validate an ISRC; returns the 12-character code.
 pub fn parse_isrc(text: &str) -> Result<String, IdError> {
+    // Most ISRCs are written as the code itself: checked byte by byte, no allocation
+    // beyond the result (the same answer as below).
+    let b = text.as_bytes();
+    if b.len() == 12
+        && !text.starts_with("ISRC")
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && b[5..].iter().all(u8::is_ascii_digit)
+    {
+        return Ok(text.to_string());
+    }
     let mut s = text.trim().to_ascii_uppercase();
     if let Some(rest) = s.strip_prefix("ISRC") {
         s = rest.trim_start_matches([':', ' ']).to_string();
@@ -142,6 +153,12 @@ mod tests {
         assert_eq!(parse_isrc("ISRC usrh10903879").unwrap(), "USRH10903879");
         assert!(parse_isrc("USSM1980303").is_err());
         assert!(parse_isrc("12SM19803037").is_err());
+        // Texts the byte-by-byte path sees: a plain code, and look-alikes it must leave to the
+        // general path (an "ISRC" prefix, lower case, a letter among the last seven).
+        assert_eq!(parse_isrc("GBBEN2400001").unwrap(), "GBBEN2400001");
+        assert!(parse_isrc("ISRC12345678").is_err());
+        assert_eq!(parse_isrc("gbben2400001").unwrap(), "GBBEN2400001");
+        assert!(parse_isrc("GBBEN240000X").is_err());
     }
 
     #[test]
