@@ -252,14 +252,22 @@ impl Table {
         found[0]
     }
 
-    /// [`Table::find`] for each of up to [`PROBE_BATCH`] keys: every slot is loaded first,
-    /// then every candidate entry, so that the loads of different keys overlap.
+    /// [`Table::find`] for each key (`found` as long as `keys`), [`PROBE_BATCH`] at a time:
+    /// every slot of a batch is loaded first, then every candidate entry, so that the loads
+    /// of different keys overlap. The index is never more than half full, so a probe always
+    /// ends at an empty slot.
     fn find_many(&self, keys: &[(u64, &[u8])], found: &mut [Option<usize>]) {
-        let mask = self.index.len().wrapping_sub(1);
+        found.iter_mut().for_each(|f| *f = None);
         if self.index.is_empty() {
-            found.iter_mut().for_each(|f| *f = None);
             return;
         }
+        for (keys, found) in keys.chunks(PROBE_BATCH).zip(found.chunks_mut(PROBE_BATCH)) {
+            self.find_batch(keys, found);
+        }
+    }
+
+    fn find_batch(&self, keys: &[(u64, &[u8])], found: &mut [Option<usize>]) {
+        let mask = self.index.len() - 1;
         let mut slots = [0u64; PROBE_BATCH];
         for ((hash, _), slot) in keys.iter().zip(slots.iter_mut()) {
             *slot = self.index.get(*hash as usize & mask).copied().unwrap_or(0);
@@ -611,9 +619,12 @@ impl Plan<'_> {
         let mut added: Vec<Option<Currency>> = vec![None; pending.rows.len()];
         if let Ok(mut table) = roll.table.lock() {
             let mut found = [None; PROBE_BATCH];
+            let mut keys: [(u64, &[u8]); PROBE_BATCH] = [(0, &[]); PROBE_BATCH];
             for (batch, added) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)) {
-                let keys: Vec<(u64, &[u8])> = batch.iter().map(|r| (r.hash, &pending.keys[r.key.clone()])).collect();
-                table.find_many(&keys, &mut found[..batch.len()]);
+                for (k, r) in keys.iter_mut().zip(batch) {
+                    *k = (r.hash, pending.keys.get(r.key.clone()).unwrap_or_default());
+                }
+                table.find_many(&keys[..batch.len()], &mut found[..batch.len()]);
                 for ((row, at), added) in batch.iter().zip(found).zip(added.iter_mut()) {
                     *added = at.and_then(|at| table.add_at(roll, at, row.number, &row.values));
                 }
@@ -1148,6 +1159,33 @@ mod tests {
             assert_eq!(lines.iter().map(|l| l.source.row).collect::<Vec<_>>(), want);
             assert!(lines.iter().all(|l| l.units == Some(Decimal::from(l.source.row))));
         }
+    }
+
+    #[test]
+    fn the_table_finds_every_key_it_holds_and_no_other() {
+        use crate::ledger::SourceRef;
+        let hasher = foldhash::fast::FixedState::default();
+        let keys: Vec<Vec<u8>> = (0..10_000).map(|i| format!("2024-{:02}\x1fstore {}\x1fGBBEN24{i:05}{}", i % 12, i % 7, "x".repeat(i % 90)).into_bytes()).collect();
+        let mut table = Table::default();
+        for (i, k) in keys.iter().enumerate() {
+            let line = LedgerLine::new(SourceRef::new("f.csv", None, i as u64), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            let hash = hasher.hash_one(&k[..]);
+            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] };
+            table.insert(entry, line);
+        }
+        assert!(table.index.len() >= 2 * keys.len(), "at most half full");
+        // Long keys (over 64 bytes) are kept on the heap and found all the same.
+        let probes: Vec<(u64, &[u8])> = keys.iter().map(|k| (hasher.hash_one(&k[..]), &k[..])).collect();
+        let mut found = vec![None; probes.len()];
+        table.find_many(&probes, &mut found);
+        assert!(found.iter().enumerate().all(|(i, f)| *f == Some(i)));
+        let absent: Vec<Vec<u8>> = (0..100).map(|i| format!("absent {i}").into_bytes()).collect();
+        let probes: Vec<(u64, &[u8])> = absent.iter().map(|k| (hasher.hash_one(&k[..]), &k[..])).collect();
+        let mut found = vec![Some(0); probes.len()];
+        table.find_many(&probes, &mut found);
+        assert!(found.iter().all(Option::is_none));
+        // Same hash, other bytes: not a match.
+        assert_eq!(table.find(hasher.hash_one(&keys[5][..]), b"other"), None);
     }
 
     #[test]
