@@ -152,7 +152,7 @@ impl<'a> SheetReader<'a> {
     }
 
     /// Labels that classify a row: its first three non-empty text cells.
-    fn labels(row: &Row) -> Vec<&str> {
+    fn labels(row: &Row) -> impl Iterator<Item = &str> {
         row.cells
             .iter()
             .filter_map(|c| match c {
@@ -160,7 +160,6 @@ impl<'a> SheetReader<'a> {
                 _ => None,
             })
             .take(3)
-            .collect()
     }
 
     /// Whether a label marks a total, subtotal or skipped row.
@@ -203,22 +202,32 @@ impl<'a> SheetReader<'a> {
         if repeats_header {
             return RowOutcome::NonData("repeated header".into());
         }
-        let labels = Self::labels(row);
-        let classes: Vec<Option<String>> = labels.iter().map(|l| self.label_class(l)).collect();
-        let is_subtotal = classes.iter().any(|c| c.as_deref() == Some("subtotal"));
-        let is_total = !is_subtotal && classes.iter().any(|c| c.as_deref() == Some("total"));
-        if is_total || is_subtotal {
-            return RowOutcome::Total(is_total);
+        // One pass over the labels: a subtotal label wins over a total label; the first skip
+        // pattern (in profile order) any label matches is the smallest of their classes
+        // (each label's class names the first pattern it matches).
+        let (mut labels, mut is_subtotal, mut is_total, mut first_skip) = (0usize, false, false, None::<usize>);
+        for label in Self::labels(row) {
+            labels += 1;
+            match self.label_class(label).as_deref() {
+                Some("subtotal") => is_subtotal = true,
+                Some("total") => is_total = true,
+                Some(class) => {
+                    if let Some(i) = class.strip_prefix("skip ").and_then(|n| n.parse::<usize>().ok()) {
+                        first_skip = Some(first_skip.map_or(i, |f| f.min(i)));
+                    }
+                }
+                None => {}
+            }
         }
-        // The first skip pattern (in profile order) any label matches: each remaining label's
-        // class names the first pattern it matches, so the smallest of them.
-        let first_skip = classes.iter().filter_map(|c| c.as_deref()?.strip_prefix("skip ")?.parse::<usize>().ok()).min();
+        if is_total || is_subtotal {
+            return RowOutcome::Total(!is_subtotal);
+        }
         if let Some(re) = first_skip.and_then(|i| profile.skip.get(i)) {
             return RowOutcome::NonData(format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")));
         }
         let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
         let has_figures = DECIMAL_FIELDS.iter().any(|f| map.get(f).is_some_and(|(i, _)| !row.cell(i).is_empty()));
-        if non_empty == 1 && !has_figures && labels.len() == 1 && row.unterminated.is_none() {
+        if non_empty == 1 && !has_figures && labels == 1 && row.unterminated.is_none() {
             return RowOutcome::NonData("section heading or note".into());
         }
         let (result, figures) = parse_row(self, row);
