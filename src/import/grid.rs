@@ -77,6 +77,27 @@ pub enum Unterminated {
 }
 
 impl Row {
+    /// Make this row hold `fields` (each as [`Cell::text`] makes it), reusing the text
+    /// buffers of its cells: a reader that fills one row per line allocates only while the
+    /// row's texts grow.
+    pub fn refill<'t>(&mut self, number: u64, fields: impl IntoIterator<Item = &'t str>, unterminated: Option<Unterminated>) {
+        self.number = number;
+        self.unterminated = unterminated;
+        let mut n = 0;
+        for f in fields {
+            match self.cells.get_mut(n) {
+                Some(Cell::Text(s)) if f.len() <= MAX_CELL_BYTES => {
+                    s.clear();
+                    s.push_str(f);
+                }
+                Some(cell) => *cell = Cell::text(f),
+                None => self.cells.push(Cell::text(f)),
+            }
+            n += 1;
+        }
+        self.cells.truncate(n);
+    }
+
     pub fn is_blank(&self) -> bool {
         self.cells.iter().all(Cell::is_empty)
     }

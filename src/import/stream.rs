@@ -498,6 +498,8 @@ impl Plan<'_> {
         let mut key = Vec::new();
         let mut territories = Territories::default();
         let mut pending = Pending::default();
+        // Rows for the full reader are filled in here, one at a time, reusing its buffers.
+        let mut scratch = Row { number: 0, cells: Vec::new(), unterminated: None };
         visit_chunk(text, self.delimiter, first_line, |row| {
             out.rows_read += 1;
             let number = match &row {
@@ -515,7 +517,7 @@ impl Plan<'_> {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, values });
                     if pending.rows.len() >= PENDING_ROWS {
-                        self.flush(roll, &mut pending, text, &mut key, &mut out);
+                        self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
                     }
                     return;
                 }
@@ -523,14 +525,14 @@ impl Plan<'_> {
             }
             // Rows are added in order: the plain rows before this one first.
             if let Some(roll) = &self.roll {
-                self.flush(roll, &mut pending, text, &mut key, &mut out);
+                self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
             }
-            let row = match row {
+            match row {
                 ChunkRow::Text(TextRow::Blank(_)) => {
                     out.nondata.push(NonData { source: self.reader.source(number), reason: "blank row".into() });
                     return;
                 }
-                ChunkRow::Fields { fields, .. } => Row { number, cells: fields.iter().map(|f| Cell::text(f)).collect(), unterminated: None },
+                ChunkRow::Fields { fields, .. } => scratch.refill(number, fields.iter().copied(), None),
                 ChunkRow::Text(TextRow::Record { record, unterminated, .. }) => {
                     if let Some(roll) = &self.roll
                         && unterminated.is_none()
@@ -547,13 +549,13 @@ impl Plan<'_> {
                             }
                         }
                     }
-                    Row { number, cells: record.iter().map(Cell::text).collect(), unterminated }
+                    scratch.refill(number, record.iter(), unterminated);
                 }
-            };
-            self.slow(&row, &mut key, &mut out);
+            }
+            self.slow(&scratch, &mut key, &mut out);
         })?;
         if let Some(roll) = &self.roll {
-            self.flush(roll, &mut pending, text, &mut key, &mut out);
+            self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
         }
         Ok(out)
     }
@@ -612,7 +614,7 @@ impl Plan<'_> {
     /// Add the pending plain rows to their lines: probed in batches under one lock, then
     /// in row order their figures counted, and the rows whose key has no line yet (or whose
     /// key is careful, or that come before the line's first row) read by the full reader.
-    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, key: &mut Vec<u8>, out: &mut ChunkOut) {
+    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, key: &mut Vec<u8>, scratch: &mut Row, out: &mut ChunkOut) {
         if pending.rows.is_empty() {
             return;
         }
@@ -636,8 +638,8 @@ impl Plan<'_> {
                 None => {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
-                    let cells = line.split(char::from(self.delimiter)).map(Cell::text).collect();
-                    self.slow(&Row { number: row.number, cells, unterminated: None }, key, out);
+                    scratch.refill(row.number, line.split(char::from(self.delimiter)), None);
+                    self.slow(scratch, key, out);
                 }
             }
         }
