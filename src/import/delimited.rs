@@ -60,8 +60,8 @@ pub enum TextRow<'r> {
 /// Line numbers are physical line numbers where each record starts, counted from
 /// `first_line`. The csv crate reports a record's position from where it started reading,
 /// which may be a blank line it then skipped, so the start is recomputed from the byte
-/// offset. The streaming importer calls this on chunks cut at line ends, with `first_line`
-/// the chunk's first line in the file.
+/// offset. [`visit_chunk`] reads the records of a chunk it does not split itself the same
+/// way (without the old-Mac rule), with their first line in the file.
 pub fn visit_text(text: &str, delimiter: u8, first_line: u64, visit: impl FnMut(TextRow<'_>)) -> Result<(), String> {
     // Old Mac files end lines with CR alone; count them as lines too.
     if text.contains('\r') && !text.contains('\n') {

@@ -1,8 +1,9 @@
 //! Streaming import of large delimited files: bounded memory and both cores.
 //!
 //! A file is read in chunks of text cut at line ends outside quotes; worker threads read
-//! the chunks with the same row reader as the in-memory path ([`visit_text`] and
-//! [`SheetReader`]), so rows are numbered, classified, parsed and rejected exactly as there.
+//! the chunks with [`visit_chunk`] (the csv crate's rows, plain lines split directly) and
+//! the same row reader as the in-memory path ([`SheetReader`]), so rows are numbered,
+//! classified, parsed and rejected exactly as there.
 //!
 //! Sales files (distributor and DSP reports, the data an audit checks the label against)
 //! are **rolled up** as they are read: income rows that agree on every field but the money
@@ -412,8 +413,9 @@ pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
             return None;
         }
     }
-    // "1." and ".5" and "-" are left to the full reader; 28 digits always fit exactly.
-    if count == 0 || count > 28 || scale == Some(0) || digits.first() == Some(&decimal) {
+    // "1." and ".5" and "-" are left to the full reader (as are more than 28 digits,
+    // above); 28 digits always fit exactly.
+    if count == 0 || scale == Some(0) || digits.first() == Some(&decimal) {
         return None;
     }
     if count <= 19 {

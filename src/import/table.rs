@@ -408,14 +408,9 @@ impl RowReader<'_> {
         .filter(|s| !s.is_empty()))
     }
 
-    /// [`RowReader::text`] as a line's text (a short text is not copied through a `String`).
+    /// [`RowReader::text`] as a line's text (copied once, from the cell).
     fn line_text(&self, field: &str) -> Result<Option<LineText>, CellError> {
-        Ok(match self.cell(field)?.as_deref() {
-            Some(Cell::Text(t)) => Some(LineText::from(t.as_str())),
-            Some(other) => Some(LineText::from(other.display())),
-            None => None,
-        }
-        .filter(|s| !s.is_empty()))
+        Ok(self.text(field)?.map(|t| LineText::from(&*t)))
     }
 
     fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
