@@ -12,7 +12,7 @@ use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
 use super::profile::{DECIMAL_FIELDS, Profile};
 use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
 use crate::ledger::{
-    Currency, IncomeType, LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
+    Currency, FreeText, IncomeType, LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
 };
 
 /// Field → (column index, header text).
@@ -413,6 +413,10 @@ impl RowReader<'_> {
         Ok(self.text(field)?.map(|t| LineText::from(&*t)))
     }
 
+    fn free_text(&self, field: &str) -> Result<Option<FreeText>, CellError> {
+        Ok(self.text(field)?.map(|t| FreeText::from(&*t)))
+    }
+
     fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
         let percent_field = self.profile.percent_fields.iter().any(|f| f == field);
         match self.cell(field)?.as_deref() {
@@ -647,7 +651,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     line.sale_type = r.line_text("sale_type")?;
     line.channel = r.line_text("channel")?;
     line.price_category = r.line_text("price_category")?;
-    line.reference = r.line_text("reference")?;
+    line.reference = r.free_text("reference")?;
     if line_kind == LineKind::Income {
         line.income_type = Some(match r.text("income_type")? {
             Some(t) => profile
@@ -666,7 +670,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .chain(description.iter())
             .find_map(|t| profile.map_value("charge_kind", t))
             .or_else(|| column.as_deref().or(description.as_deref()).map(snake))
-            .map(LineText::from);
+            .map(|t| LineText::from(t.as_str()));
     }
     line.units = r.decimal("units")?;
     line.free_units = r.decimal("free_units")?;
@@ -686,7 +690,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         None => None,
     };
     line.fx_rate = r.decimal("fx_rate")?;
-    line.description = r.line_text("description")?;
+    line.description = r.free_text("description")?;
     for field in &profile.required {
         let present = match field.as_str() {
             "currency" => true,

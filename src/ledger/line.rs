@@ -97,10 +97,16 @@ pub enum LineFlag {
     NoLineTerminator,
 }
 
-/// A line's texts: short ones (stores, ISRCs, sale types, profile names: up to 24 bytes)
-/// are kept inside the line without an allocation of their own; large reports hold
-/// hundreds of thousands of lines.
-pub type LineText = compact_str::CompactString;
+/// A line's categorical texts (stores, ISRCs, titles, sale types, accounts, profile names):
+/// interned, so a line holds an 8-byte handle and each distinct text is stored once for
+/// the whole run. Large reports hold hundreds of thousands of lines that repeat a few
+/// thousand texts. Interned texts are never freed, so texts that may be unique to a row
+/// (descriptions, invoice references) are [`FreeText`] instead.
+pub type LineText = ustr::Ustr;
+
+/// A line's free text (description, invoice reference): owned by the line (up to 24 bytes
+/// inside it without an allocation of its own), freed with it.
+pub type FreeText = compact_str::CompactString;
 
 /// One normalised statement row. Every money field is an exact decimal in `currency`
 /// (except `original_amount`, which is in `original_currency`).
@@ -157,8 +163,8 @@ pub struct LedgerLine {
     /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
     pub charge_kind: Option<LineText>,
     /// Invoice or document reference supporting a charge.
-    pub reference: Option<LineText>,
-    pub description: Option<LineText>,
+    pub reference: Option<FreeText>,
+    pub description: Option<FreeText>,
     pub flags: Vec<LineFlag>,
     /// Source rows this line stands for: 1, or more for sales rows rolled up by the
     /// streaming importer (their money fields are the sums; `source` is the first row).

@@ -227,7 +227,7 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
-    let s = |o: &Option<crate::ledger::LineText>| o.as_deref().unwrap_or_default().to_string();
+    let s = |o: Option<&str>| o.unwrap_or_default().to_string();
     let d = |o: &Option<Decimal>| o.map(|v| v.to_string()).unwrap_or_default();
     let flags: Vec<String> = l
         .flags
@@ -248,24 +248,24 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
         l.profile.to_string(),
         enum_name(&l.statement_kind),
         enum_name(&l.line_kind),
-        s(&l.account),
-        s(&l.payee),
+        s(l.account.as_deref()),
+        s(l.payee.as_deref()),
         l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
         l.accounting_period.map(|p| p.to_string()).unwrap_or_default(),
         l.reporting_date.map(|p| p.to_string()).unwrap_or_default(),
-        s(&l.store),
-        s(&l.offering),
+        s(l.store.as_deref()),
+        s(l.offering.as_deref()),
         l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
-        s(&l.isrc),
-        s(&l.upc),
-        s(&l.iswc),
-        s(&l.title),
-        s(&l.release_title),
-        s(&l.artist),
+        s(l.isrc.as_deref()),
+        s(l.upc.as_deref()),
+        s(l.iswc.as_deref()),
+        s(l.title.as_deref()),
+        s(l.release_title.as_deref()),
+        s(l.artist.as_deref()),
         l.income_type.as_ref().map(enum_name).unwrap_or_default(),
-        s(&l.sale_type),
-        s(&l.channel),
-        s(&l.price_category),
+        s(l.sale_type.as_deref()),
+        s(l.channel.as_deref()),
+        s(l.price_category.as_deref()),
         d(&l.units),
         d(&l.free_units),
         d(&l.container_pct),
@@ -282,9 +282,9 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
         d(&l.original_amount),
         l.original_currency.map(|c| c.code().to_string()).unwrap_or_default(),
         d(&l.fx_rate),
-        s(&l.charge_kind),
-        s(&l.reference),
-        s(&l.description),
+        s(l.charge_kind.as_deref()),
+        s(l.reference.as_deref()),
+        s(l.description.as_deref()),
         flags.join(";"),
     ]
 }

@@ -55,13 +55,13 @@ pub fn points_on(c: &Contract, line: &LedgerLine) -> Decimal {
 
 fn is_paid_to(p: &Producer, single: bool, l: &LedgerLine) -> bool {
     let name = p.name.to_lowercase();
-    let mentions = |s: &Option<crate::ledger::LineText>| s.as_ref().is_some_and(|t| t.to_lowercase().contains(&name));
+    let mentions = |s: Option<&str>| s.is_some_and(|t| t.to_lowercase().contains(&name));
     match l.line_kind {
         LineKind::Charge => {
             matches!(l.charge_kind.as_deref(), Some("producer_payment") | Some("producer_royalty"))
-                && (single || mentions(&l.description) || mentions(&l.payee))
+                && (single || mentions(l.description.as_deref()) || mentions(l.payee.as_deref()))
         }
-        LineKind::Payment => mentions(&l.payee),
+        LineKind::Payment => mentions(l.payee.as_deref()),
         _ => false,
     }
 }
