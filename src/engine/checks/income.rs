@@ -304,9 +304,9 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let period = accounting_period_of(ctx, s.month);
         let (rule, what) = if g.isrc && s.line.isrc.as_deref().is_some_and(|i| c.track(i).is_some() && !label_isrcs.contains(i)) {
-            (Rule::A6, format!("ISRC {}", s.line.isrc.clone().unwrap_or_default()))
+            (Rule::A6, format!("ISRC {}", s.line.isrc.unwrap_or_default()))
         } else if g.store && !label_stores.contains(&s.line.store.as_deref()) {
-            (Rule::B4, format!("store {}", s.line.store.clone().unwrap_or_default()))
+            (Rule::B4, format!("store {}", s.line.store.unwrap_or_default()))
         } else if g.territory && !label_territories.contains(&s.line.territory.as_ref().map(|t| t.code())) {
             (Rule::B4, format!("territory {}", s.line.territory.as_ref().map(|t| t.code()).unwrap_or("")))
         } else if c.terms.contract.accounting.is_some() && !statement_periods.contains(&period) {

@@ -148,7 +148,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut by_ref: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     let mut no_invoice = Vec::new();
     for l in &charges {
-        let kind = l.charge_kind.clone().unwrap_or_else(|| "unspecified".into());
+        let kind = l.charge_kind.unwrap_or_else(|| "unspecified".into());
         let charged = charge_amount(l);
         let base = |rule: Rule| {
             let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
