@@ -421,7 +421,7 @@ fn workbook_merged_cells_hidden_and_extra_sheets() {
     assert_eq!(f.lines[0].royalty_rate, Some(dec("0.20")));
     let kinds: Vec<String> = f.lines.iter().skip(4).map(|l| format!("{:?}:{}", l.line_kind, l.amount.unwrap())).collect();
     assert_eq!(kinds, vec!["OpeningBalance:-12000", "Charge:-5000", "ReserveWithheld:-441", "Payment:0", "ClosingBalance:-14976"]);
-    assert_eq!(f.lines[5].charge_kind.as_deref(), Some("video"));
+    assert_eq!(f.lines[5].details().charge_kind.as_deref(), Some("video"));
 }
 
 #[test]

@@ -118,8 +118,12 @@ fn key(l: &LedgerLine) -> String {
     let mut k = l.clone();
     k.source = SourceRef::new("", None, 0);
     k.rows = 1;
-    (k.units, k.free_units, k.gross, k.fees, k.taxes, k.net, k.royalty, k.amount, k.original_amount) = (None, None, None, None, None, None, None, None, None);
-    (k.title, k.release_title, k.artist, k.description, k.reference) = (None, None, None, None, None);
+    (k.units, k.gross, k.fees, k.taxes, k.net, k.royalty, k.amount) = (None, None, None, None, None, None, None);
+    (k.title, k.artist) = (None, None);
+    let mut details = k.details().clone();
+    (details.free_units, details.original_amount) = (None, None);
+    (details.release_title, details.description, details.reference) = (None, None, None);
+    k.set_details(details);
     if k.territory_group.is_none() && !k.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_))) {
         k.territory_group = Some(groups().group(k.territory.as_ref()).into());
         k.territory = None;

@@ -177,10 +177,10 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let c = ctx.contract;
     let line = ctx.statement[idx];
     let release = c.release_of(line);
-    let price_category = release.and_then(|r| r.price_category.clone()).or(line.price_category.as_ref().map(|p| p.to_string()));
+    let price_category = release.and_then(|r| r.price_category.clone()).or(line.details().price_category.as_ref().map(|p| p.to_string()));
     let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
     let config = configuration(line);
-    let term_ix = c.term_for(line.income_type, config.as_deref(), line.channel.as_deref(), price_category.as_deref(), date);
+    let term_ix = c.term_for(line.income_type, config.as_deref(), line.details().channel.as_deref(), price_category.as_deref(), date);
     let group = c.line_territory_group(line);
     let reported = line.royalty.unwrap_or_default();
     let mut calc = LineCalc {
@@ -317,15 +317,15 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             calc.problem = Some("a price-based term but the line shows no units".into());
             return calc;
         };
-        let free_a = line.free_units.unwrap_or_default();
+        let free_a = line.details().free_units.unwrap_or_default();
         let cap = term.free_goods_pct.map(pct).unwrap_or_default();
         let free_allowed = free_a.min(units * cap).max(Decimal::ZERO);
         let rb_exp = units - free_allowed;
         let rb_a = units - free_a;
-        let c_a = line.container_pct.unwrap_or_default();
+        let c_a = line.details().container_pct.unwrap_or_default();
         let c_exp = term.container_pct.map(pct).unwrap_or_default();
         let p_exp = contract_price(c, term, line);
-        let p_a = line.unit_price;
+        let p_a = line.details().unit_price;
         let Some(price) = p_exp.or(p_a) else {
             calc.problem = Some("no price on the line and none in the contract for this configuration".into());
             return calc;
@@ -465,12 +465,12 @@ fn classify_rate_gap(
     expected_rate: Decimal,
     contract_category: Option<&str>,
 ) -> Rule {
-    if let (Some(stated), Some(contractual)) = (line.price_category.as_deref(), contract_category)
+    if let (Some(stated), Some(contractual)) = (line.details().price_category.as_deref(), contract_category)
         && !stated.trim().eq_ignore_ascii_case(contractual.trim())
     {
         return Rule::C11;
     }
-    if line.channel.as_deref().is_some_and(|ch| ch.to_lowercase().contains("promo")) && line.units.is_some_and(|u| u > Decimal::ZERO) {
+    if line.details().channel.as_deref().is_some_and(|ch| ch.to_lowercase().contains("promo")) && line.units.is_some_and(|u| u > Decimal::ZERO) {
         return Rule::C11;
     }
     if matches!(line.income_type, Some(IncomeType::Sync)) {

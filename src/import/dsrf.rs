@@ -276,7 +276,9 @@ fn sales_line(
     line.offering = summary.get("CommercialModel").map(|m| offering(m).into());
     line.sale_type = summary.get("UseType").map(|t| (*t).into());
     line.income_type = Some(summary.get("UseType").map(income_type).unwrap_or(IncomeType::Other));
-    line.description = summary.get("ServiceDescription").or_else(|| head.get("ServiceDescription")).map(|t| (*t).into());
+    if let Some(description) = summary.get("ServiceDescription").or_else(|| head.get("ServiceDescription")) {
+        line.details_mut().description = Some((*description).into());
+    }
     if let Some((resource, work)) = su.get("BlockId").and_then(|b| blocks.get(b)) {
         if let Some(isrc) = resource.get("ISRC") {
             match parse_isrc(isrc) {
@@ -288,7 +290,7 @@ fn sales_line(
         line.artist = resource.get("DisplayArtistName").map(|t| (*t).into());
         if let Some(iswc) = work.get("ISWC") {
             match parse_iswc(iswc) {
-                Ok(code) => line.iswc = Some(code.into()),
+                Ok(code) => line.details_mut().iswc = Some(code.into()),
                 Err(_) => line.flags.push(LineFlag::InvalidIswc(iswc.to_string())),
             }
         }

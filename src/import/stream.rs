@@ -362,19 +362,23 @@ fn add_opt(a: &mut Option<Decimal>, b: Option<Decimal>) {
 }
 
 fn additive_values(l: &LedgerLine) -> [Option<Decimal>; 9] {
-    [l.units, l.free_units, l.gross, l.fees, l.taxes, l.net, l.royalty, l.amount, l.original_amount]
+    [l.units, l.details().free_units, l.gross, l.fees, l.taxes, l.net, l.royalty, l.amount, l.details().original_amount]
 }
 
 fn add_values(l: &mut LedgerLine, v: &[Option<Decimal>; 9]) {
     add_opt(&mut l.units, v[0]);
-    add_opt(&mut l.free_units, v[1]);
+    if v[1].is_some() {
+        add_opt(&mut l.details_mut().free_units, v[1]);
+    }
     add_opt(&mut l.gross, v[2]);
     add_opt(&mut l.fees, v[3]);
     add_opt(&mut l.taxes, v[4]);
     add_opt(&mut l.net, v[5]);
     add_opt(&mut l.royalty, v[6]);
     add_opt(&mut l.amount, v[7]);
-    add_opt(&mut l.original_amount, v[8]);
+    if v[8].is_some() {
+        add_opt(&mut l.details_mut().original_amount, v[8]);
+    }
 }
 
 /// A number written plainly (`-123.4500`, with the profile's decimal separator): the value

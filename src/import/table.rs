@@ -12,7 +12,7 @@ use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
 use super::profile::{DECIMAL_FIELDS, Profile};
 use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
 use crate::ledger::{
-    Currency, FreeText, IncomeType, LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
+    Currency, FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
 };
 
 /// Field → (column index, header text).
@@ -639,19 +639,20 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             Err(_) => line.flags.push(LineFlag::InvalidUpc(t.into_owned())),
         }
     }
+    let mut details = LineDetails::default();
     if let Some(t) = r.text("iswc")? {
         match parse_iswc(&t) {
-            Ok(code) => line.iswc = Some(code.into()),
+            Ok(code) => details.iswc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidIswc(t.into_owned())),
         }
     }
     line.title = r.line_text("title")?;
-    line.release_title = r.line_text("release_title")?;
+    details.release_title = r.line_text("release_title")?;
     line.artist = r.line_text("artist")?;
     line.sale_type = r.line_text("sale_type")?;
-    line.channel = r.line_text("channel")?;
-    line.price_category = r.line_text("price_category")?;
-    line.reference = r.free_text("reference")?;
+    details.channel = r.line_text("channel")?;
+    details.price_category = r.line_text("price_category")?;
+    details.reference = r.free_text("reference")?;
     if line_kind == LineKind::Income {
         line.income_type = Some(match r.text("income_type")? {
             Some(t) => profile
@@ -665,7 +666,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         // The charge column may only say "Charge"; the description then tells the kind.
         let column = r.text("charge_kind")?;
         let description = r.text("description")?;
-        line.charge_kind = column
+        details.charge_kind = column
             .iter()
             .chain(description.iter())
             .find_map(|t| profile.map_value("charge_kind", t))
@@ -673,24 +674,25 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .map(|t| LineText::from(t.as_str()));
     }
     line.units = r.decimal("units")?;
-    line.free_units = r.decimal("free_units")?;
-    line.container_pct = r.decimal("container_pct")?;
-    line.unit_price = r.decimal("unit_price")?;
+    details.free_units = r.decimal("free_units")?;
+    details.container_pct = r.decimal("container_pct")?;
+    details.unit_price = r.decimal("unit_price")?;
     line.gross = r.decimal("gross")?;
     line.fees = r.decimal("fees")?;
     line.taxes = r.decimal("taxes")?;
     line.net = r.decimal("net")?;
-    line.split_pct = r.decimal("split_pct")?;
+    details.split_pct = r.decimal("split_pct")?;
     line.royalty_rate = r.decimal("royalty_rate")?;
     line.royalty = r.decimal("royalty")?;
     line.amount = r.decimal("amount")?;
-    line.original_amount = r.decimal("original_amount")?;
-    line.original_currency = match r.text("original_currency")? {
+    details.original_amount = r.decimal("original_amount")?;
+    details.original_currency = match r.text("original_currency")? {
         Some(t) => Some(Currency::parse(&t).ok_or_else(|| r.err("original_currency", format!("'{t}' is not an ISO 4217 currency code")))?),
         None => None,
     };
-    line.fx_rate = r.decimal("fx_rate")?;
-    line.description = r.free_text("description")?;
+    details.fx_rate = r.decimal("fx_rate")?;
+    details.description = r.free_text("description")?;
+    line.set_details(details);
     for field in &profile.required {
         let present = match field.as_str() {
             "currency" => true,

@@ -108,6 +108,55 @@ pub type LineText = ustr::Ustr;
 /// inside it without an allocation of its own), freed with it.
 pub type FreeText = compact_str::CompactString;
 
+/// Fields few lines carry: work and release identifiers, channel and price details,
+/// packaging and free goods, currency conversion, charge details. Kept out of the line
+/// (one allocation when a line has any of them), so that the hundreds of thousands of
+/// sales lines of a large report, which carry none, stay small.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LineDetails {
+    pub iswc: Option<LineText>,
+    pub release_title: Option<LineText>,
+    /// Sales channel as written (e.g. "normal retail", "record club", "promotional").
+    pub channel: Option<LineText>,
+    /// Price category as written (e.g. "full price", "mid-price", "budget").
+    pub price_category: Option<LineText>,
+    /// Units shipped free of charge (free goods), when the statement shows them.
+    pub free_units: Option<Decimal>,
+    /// Packaging (container) deduction applied to the price, as a fraction (0.25 = 25%).
+    pub container_pct: Option<Decimal>,
+    pub unit_price: Option<Decimal>,
+    /// Share already applied by the statement (distributor splits), as a fraction (1 = 100%).
+    pub split_pct: Option<Decimal>,
+    pub original_amount: Option<Decimal>,
+    pub original_currency: Option<Currency>,
+    pub fx_rate: Option<Decimal>,
+    /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
+    pub charge_kind: Option<LineText>,
+    /// Invoice or document reference supporting a charge.
+    pub reference: Option<FreeText>,
+    pub description: Option<FreeText>,
+}
+
+impl LineDetails {
+    /// No details (what [`LedgerLine::details`] reads on a line without them).
+    pub const NONE: LineDetails = LineDetails {
+        iswc: None,
+        release_title: None,
+        channel: None,
+        price_category: None,
+        free_units: None,
+        container_pct: None,
+        unit_price: None,
+        split_pct: None,
+        original_amount: None,
+        original_currency: None,
+        fx_rate: None,
+        charge_kind: None,
+        reference: None,
+        description: None,
+    };
+}
+
 /// One normalised statement row. Every money field is an exact decimal in `currency`
 /// (except `original_amount`, which is in `original_currency`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,43 +177,25 @@ pub struct LedgerLine {
     pub territory: Option<Territory>,
     pub isrc: Option<LineText>,
     pub upc: Option<LineText>,
-    pub iswc: Option<LineText>,
     pub title: Option<LineText>,
-    pub release_title: Option<LineText>,
     pub artist: Option<LineText>,
     pub income_type: Option<IncomeType>,
     /// Sale type / configuration as written (e.g. "Song", "Album", "CD", "Premium stream").
     pub sale_type: Option<LineText>,
-    /// Sales channel as written (e.g. "normal retail", "record club", "promotional").
-    pub channel: Option<LineText>,
-    /// Price category as written (e.g. "full price", "mid-price", "budget").
-    pub price_category: Option<LineText>,
     pub units: Option<Decimal>,
-    /// Units shipped free of charge (free goods), when the statement shows them.
-    pub free_units: Option<Decimal>,
-    /// Packaging (container) deduction applied to the price, as a fraction (0.25 = 25%).
-    pub container_pct: Option<Decimal>,
-    pub unit_price: Option<Decimal>,
     pub gross: Option<Decimal>,
     pub fees: Option<Decimal>,
     pub taxes: Option<Decimal>,
     pub net: Option<Decimal>,
-    /// Share already applied by the statement (distributor splits), as a fraction (1 = 100%).
-    pub split_pct: Option<Decimal>,
     /// Royalty rate applied by the statement, as a fraction (0.18 = 18%).
     pub royalty_rate: Option<Decimal>,
     pub royalty: Option<Decimal>,
     /// Amount of a charge, reserve, payment, balance or adjustment, signed as stated.
     pub amount: Option<Decimal>,
     pub currency: Currency,
-    pub original_amount: Option<Decimal>,
-    pub original_currency: Option<Currency>,
-    pub fx_rate: Option<Decimal>,
-    /// Charge category as normalised by the profile (e.g. "recording_cost", "video").
-    pub charge_kind: Option<LineText>,
-    /// Invoice or document reference supporting a charge.
-    pub reference: Option<FreeText>,
-    pub description: Option<FreeText>,
+    /// The fields few lines carry (see [`LineDetails`]); `None` when the line has none.
+    #[serde(flatten)]
+    pub details: Option<Box<LineDetails>>,
     pub flags: Vec<LineFlag>,
     /// Source rows this line stands for: 1, or more for sales rows rolled up by the
     /// streaming importer (their money fields are the sums; `source` is the first row).
@@ -198,36 +229,39 @@ impl LedgerLine {
             territory: None,
             isrc: None,
             upc: None,
-            iswc: None,
             title: None,
-            release_title: None,
             artist: None,
             income_type: None,
             sale_type: None,
-            channel: None,
-            price_category: None,
             units: None,
-            free_units: None,
-            container_pct: None,
-            unit_price: None,
             gross: None,
             fees: None,
             taxes: None,
             net: None,
-            split_pct: None,
             royalty_rate: None,
             royalty: None,
             amount: None,
             currency,
-            original_amount: None,
-            original_currency: None,
-            fx_rate: None,
-            charge_kind: None,
-            reference: None,
-            description: None,
+            details: None,
             flags: Vec::new(),
             rows: 1,
             territory_group: None,
         }
+    }
+
+    /// The line's details (all `None` when it has none).
+    pub fn details(&self) -> &LineDetails {
+        static NONE: LineDetails = LineDetails::NONE;
+        self.details.as_deref().unwrap_or(&NONE)
+    }
+
+    /// The line's details, to be set (allocated on first use).
+    pub fn details_mut(&mut self) -> &mut LineDetails {
+        self.details.get_or_insert_with(Default::default)
+    }
+
+    /// Set the line's details: kept only when there is one.
+    pub fn set_details(&mut self, details: LineDetails) {
+        self.details = (details != LineDetails::NONE).then(|| Box::new(details));
     }
 }

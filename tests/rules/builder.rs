@@ -95,7 +95,7 @@ impl L {
         self
     }
     pub fn price(mut self, v: &str) -> L {
-        self.0.unit_price = Some(dec(v));
+        self.0.details_mut().unit_price = Some(dec(v));
         self
     }
     pub fn net(mut self, v: &str) -> L {
@@ -120,23 +120,23 @@ impl L {
         self
     }
     pub fn free(mut self, v: &str) -> L {
-        self.0.free_units = Some(dec(v));
+        self.0.details_mut().free_units = Some(dec(v));
         self
     }
     pub fn container(mut self, pct: &str) -> L {
-        self.0.container_pct = Some(dec(pct) / Decimal::ONE_HUNDRED);
+        self.0.details_mut().container_pct = Some(dec(pct) / Decimal::ONE_HUNDRED);
         self
     }
     pub fn charge_kind(mut self, k: &str) -> L {
-        self.0.charge_kind = Some(k.into());
+        self.0.details_mut().charge_kind = Some(k.into());
         self
     }
     pub fn reference(mut self, r: &str) -> L {
-        self.0.reference = Some(r.into());
+        self.0.details_mut().reference = Some(r.into());
         self
     }
     pub fn desc(mut self, d: &str) -> L {
-        self.0.description = Some(d.into());
+        self.0.details_mut().description = Some(d.into());
         self
     }
     pub fn dated(mut self, d: &str) -> L {
@@ -144,17 +144,17 @@ impl L {
         self
     }
     pub fn original(mut self, amount: &str, currency: &str, fx: Option<&str>) -> L {
-        self.0.original_amount = Some(dec(amount));
-        self.0.original_currency = Currency::parse(currency);
-        self.0.fx_rate = fx.map(dec);
+        self.0.details_mut().original_amount = Some(dec(amount));
+        self.0.details_mut().original_currency = Currency::parse(currency);
+        self.0.details_mut().fx_rate = fx.map(dec);
         self
     }
     pub fn price_category(mut self, c: &str) -> L {
-        self.0.price_category = Some(c.into());
+        self.0.details_mut().price_category = Some(c.into());
         self
     }
     pub fn split(mut self, pct: &str) -> L {
-        self.0.split_pct = Some(dec(pct) / Decimal::ONE_HUNDRED);
+        self.0.details_mut().split_pct = Some(dec(pct) / Decimal::ONE_HUNDRED);
         self
     }
 }

@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let mut parts = Vec::new();
-        if let Some(applied) = l.split_pct.filter(|a| *a != sh) {
+        if let Some(applied) = l.details().split_pct.filter(|a| *a != sh) {
             let part = gross * (Decimal::ONE - commission) * (sh - applied);
             parts.push((Rule::C1, part, split_clause.clone(), format!("split {} applied, contract {}", n(applied * Decimal::ONE_HUNDRED), n(sh * Decimal::ONE_HUNDRED))));
             parts.push((Rule::C8, diff - part, dist_clause.clone(), "commission".into()));

@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let lines: Vec<_> = ctx
         .statement
         .iter()
-        .filter(|l| l.line_kind == LineKind::Income && l.original_amount.is_some() && l.original_currency.is_some_and(|oc| oc != l.currency))
+        .filter(|l| l.line_kind == LineKind::Income && l.details().original_amount.is_some() && l.details().original_currency.is_some_and(|oc| oc != l.currency))
         .collect();
     if lines.is_empty() {
         return;
@@ -37,9 +37,9 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(Rule, Option<Period>, String), Finding> = BTreeMap::new();
     let mut missing = Vec::new();
     for l in lines {
-        let (Some(orig), Some(oc)) = (l.original_amount, l.original_currency) else { continue };
+        let (Some(orig), Some(oc)) = (l.details().original_amount, l.details().original_currency) else { continue };
         let converted = l.royalty.or(l.net).unwrap_or_default();
-        let Some(implied) = l.fx_rate.or_else(|| if orig.is_zero() { None } else { Some(converted / orig) }) else { continue };
+        let Some(implied) = l.details().fx_rate.or_else(|| if orig.is_zero() { None } else { Some(converted / orig) }) else { continue };
         let reference = match basis {
             FxBasis::SaleMonthAverage => l.sale_period.or(l.accounting_period).and_then(|p| fx.rate_average(oc, l.currency, &p)),
             FxBasis::PeriodEnd => Ctx::period_of(l).and_then(|p| fx.rate_on(oc, l.currency, p.end)),

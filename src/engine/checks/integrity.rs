@@ -45,10 +45,10 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
             LineKind::Income => income.entry(sale_key(l, l.royalty)).or_default().push(l),
             LineKind::Charge => {
                 let key = [
-                    l.charge_kind.as_deref().unwrap_or_default().to_string(),
+                    l.details().charge_kind.as_deref().unwrap_or_default().to_string(),
                     dec(l.amount),
-                    l.reference.as_deref().unwrap_or_default().to_string(),
-                    l.description.as_deref().unwrap_or_default().to_string(),
+                    l.details().reference.as_deref().unwrap_or_default().to_string(),
+                    l.details().description.as_deref().unwrap_or_default().to_string(),
                     c.account_of(l).unwrap_or_default(),
                 ]
                 .join("|");

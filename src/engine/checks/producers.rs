@@ -58,8 +58,8 @@ fn is_paid_to(p: &Producer, single: bool, l: &LedgerLine) -> bool {
     let mentions = |s: Option<&str>| s.is_some_and(|t| t.to_lowercase().contains(&name));
     match l.line_kind {
         LineKind::Charge => {
-            matches!(l.charge_kind.as_deref(), Some("producer_payment") | Some("producer_royalty"))
-                && (single || mentions(l.description.as_deref()) || mentions(l.payee.as_deref()))
+            matches!(l.details().charge_kind.as_deref(), Some("producer_payment") | Some("producer_royalty"))
+                && (single || mentions(l.details().description.as_deref()) || mentions(l.payee.as_deref()))
         }
         LineKind::Payment => mentions(l.payee.as_deref()),
         _ => false,
@@ -101,12 +101,12 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let mut advance_charged = Vec::new();
         for l in &ctx.statement {
             let period = Ctx::period_of(l);
-            if l.line_kind == LineKind::Charge && l.charge_kind.as_deref() == Some("recording_cost") {
+            if l.line_kind == LineKind::Charge && l.details().charge_kind.as_deref() == Some("recording_cost") {
                 *costs_by_period.entry(period).or_default() += -l.amount.unwrap_or_default();
             }
             if l.line_kind == LineKind::Charge
-                && (l.charge_kind.as_deref() == Some("producer_advance")
-                    || l.description.as_ref().is_some_and(|d| d.to_lowercase().contains("producer advance")))
+                && (l.details().charge_kind.as_deref() == Some("producer_advance")
+                    || l.details().description.as_ref().is_some_and(|d| d.to_lowercase().contains("producer advance")))
             {
                 advance_charged.push(*l);
             }

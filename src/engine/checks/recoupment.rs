@@ -144,17 +144,17 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
         return;
     };
     let clause = c.section_clause("[recoupable]", recoupable.span());
-    let refs_in_use = charges.iter().any(|l| l.reference.is_some());
+    let refs_in_use = charges.iter().any(|l| l.details().reference.is_some());
     let mut by_ref: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     let mut no_invoice = Vec::new();
     for l in &charges {
-        let kind = l.charge_kind.unwrap_or_else(|| "unspecified".into());
+        let kind = l.details().charge_kind.unwrap_or_else(|| "unspecified".into());
         let charged = charge_amount(l);
         let base = |rule: Rule| {
             let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
                 .key("contract", c.id())
                 .key("account", c.account_of(l).unwrap_or_default())
-                .key("charge", format!("{} {}", kind, l.description.as_deref().unwrap_or("")).trim())
+                .key("charge", format!("{} {}", kind, l.details().description.as_deref().unwrap_or("")).trim())
                 .key("statement_period", Ctx::period_of(l).map(|p| p.to_string()).unwrap_or_default())
                 .key("row", format!("{}:{}", l.source.file, l.source.row));
             f.period = Ctx::period_of(l);
@@ -167,7 +167,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if charged > Decimal::ZERO {
                     let mut f = base(Rule::D3).figures(Decimal::ZERO, charged);
                     f.account_effect = charged;
-                    f.explanation = format!("'{}' ({kind}) is not a cost the contract allows to be recouped; {} was charged.", l.description.as_deref().unwrap_or(&kind), n(charged));
+                    f.explanation = format!("'{}' ({kind}) is not a cost the contract allows to be recouped; {} was charged.", l.details().description.as_deref().unwrap_or(&kind), n(charged));
                     out.push(f);
                 }
                 continue;
@@ -193,7 +193,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
                 None => {}
             },
         }
-        match &l.reference {
+        match &l.details().reference {
             Some(r) => by_ref.entry(r.to_string()).or_default().push(l),
             None if refs_in_use && charged > Decimal::ZERO => no_invoice.push(*l),
             None => {}
@@ -210,12 +210,12 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.account_effect = charged;
         f.evidence.push(l.source.clone());
         f.clause = clause.clone();
-        f.explanation = format!("'{}' ({}) carries no invoice reference while the statement's other charges do.", l.description.as_deref().unwrap_or(""), n(charged));
+        f.explanation = format!("'{}' ({}) carries no invoice reference while the statement's other charges do.", l.details().description.as_deref().unwrap_or(""), n(charged));
         out.push(f);
     }
     for (reference, lines) in by_ref.into_iter().filter(|(_, v)| v.len() > 1) {
         // Identical repeats are A1; here the same invoice charged under different lines.
-        let distinct: BTreeSet<(Option<Decimal>, Option<String>)> = lines.iter().map(|l| (l.amount, l.description.as_ref().map(|d| d.to_string()))).collect();
+        let distinct: BTreeSet<(Option<Decimal>, Option<String>)> = lines.iter().map(|l| (l.amount, l.details().description.as_ref().map(|d| d.to_string()))).collect();
         if distinct.len() < 2 {
             continue;
         }
@@ -236,7 +236,7 @@ fn charges(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// D6: advances charged beyond the advances the contract provides.
 fn advances(ctx: &Ctx, charges: &[&LedgerLine], out: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let adv: Vec<&&LedgerLine> = charges.iter().filter(|l| l.charge_kind.as_deref() == Some("advance")).collect();
+    let adv: Vec<&&LedgerLine> = charges.iter().filter(|l| l.details().charge_kind.as_deref() == Some("advance")).collect();
     if adv.is_empty() {
         return;
     }

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             for l in releases.iter().filter(|l| Ctx::period_of(l) == Some(*p) && &statement_account(ctx, l.account.as_deref()) == acct) {
                 let mut left = l.amount.unwrap_or_default().abs();
                 // A release that names its tranche ("Reserve release 2024-H1") goes to it.
-                if let Some(named) = l.description.as_deref().and_then(named_period)
+                if let Some(named) = l.details().description.as_deref().and_then(named_period)
                     && let Some(t) = tranches.iter_mut().find(|t| t.period.to_string() == named)
                 {
                     let take = (t.withheld - t.released).max(Decimal::ZERO).min(left);
