@@ -7,10 +7,11 @@ use isocountry::CountryCode;
 use serde::{Serialize, Serializer};
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Territory {
-    /// An ISO 3166-1 alpha-2 code (or `XK`).
-    Country(String),
+    /// An ISO 3166-1 alpha-2 code (or `XK`): two ASCII capital letters (in a line without
+    /// an allocation; ordered as the code's text).
+    Country([u8; 2]),
     /// Worldwide / multi-territory (`WW`, `ZZ`, `XW`, "World").
     Worldwide,
 }
@@ -18,8 +19,17 @@ pub enum Territory {
 impl Territory {
     pub fn code(&self) -> &str {
         match self {
-            Territory::Country(c) => c,
+            // Always two ASCII letters (see `country`).
+            Territory::Country(c) => std::str::from_utf8(c).unwrap_or("??"),
             Territory::Worldwide => "WW",
+        }
+    }
+
+    /// The country of a two-letter code as the tables above give it.
+    fn country(code: &str) -> Territory {
+        match code.as_bytes() {
+            [a, b] => Territory::Country([a.to_ascii_uppercase(), b.to_ascii_uppercase()]),
+            _ => Territory::Country(*b"??"),
         }
     }
 
@@ -32,9 +42,9 @@ impl Territory {
             "WW" | "ZZ" | "XW" | "WORLD" | "WORLDWIDE" | "ALL" | "ROW-WW" => {
                 return Some(Territory::Worldwide);
             }
-            "UK" => return Some(Territory::Country("GB".into())),
-            "EL" => return Some(Territory::Country("GR".into())),
-            "XK" | "XKX" => return Some(Territory::Country("XK".into())),
+            "UK" => return Some(Territory::country("GB")),
+            "EL" => return Some(Territory::country("GR")),
+            "XK" | "XKX" => return Some(Territory::country("XK")),
             _ => {}
         }
         let found = match upper.len() {
@@ -46,9 +56,9 @@ impl Territory {
             _ => None,
         };
         if let Some(cc) = found {
-            return Some(Territory::Country(cc.alpha2().to_string()));
+            return Some(Territory::country(cc.alpha2()));
         }
-        by_name(t).map(|c| Territory::Country(c.to_string()))
+        by_name(t).map(Territory::country)
     }
 }
 

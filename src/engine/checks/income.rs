@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use crate::contract::{pct, Base};
 use crate::engine::context::Ctx;
 use crate::engine::finding::{Finding, Rule, Severity};
-use crate::ledger::{LedgerLine, LineKind, Period, PeriodKind, SourceRef};
+use crate::ledger::{LedgerLine, LineKind, LineText, Period, PeriodKind, SourceRef, Territory};
 
 /// Key fields present on every label income line (and, for territory, every sales line).
 #[derive(Debug, Clone, Copy)]
@@ -29,24 +29,28 @@ struct Granularity {
     isrc: bool,
 }
 
-/// Store, territory and ISRC as far as the granularity matches on them (borrowed from the
-/// lines: keys are built for every line, so they must not allocate).
-type Key<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
+/// Store, territory and ISRC as far as the granularity matches on them (copied from the
+/// lines: interned texts and a territory code, 24 bytes; keys are built for every line, so
+/// they must not allocate).
+type Key = (Option<LineText>, Option<Territory>, Option<LineText>);
 
-fn key_of(g: Granularity, l: &LedgerLine) -> Key<'_> {
+fn key_of(g: Granularity, l: &LedgerLine) -> Key {
     (
-        if g.store { l.store.as_deref() } else { None },
-        if g.territory { l.territory.as_ref().map(|t| t.code()) } else { None },
-        if g.isrc { l.isrc.as_deref() } else { None },
+        if g.store { l.store } else { None },
+        if g.territory { l.territory } else { None },
+        if g.isrc { l.isrc } else { None },
     )
 }
 
 fn show_key(k: &Key) -> String {
-    [k.0, k.1, k.2].iter().flatten().copied().collect::<Vec<_>>().join(" ")
+    [k.0.as_deref(), k.1.as_ref().map(|t| t.code()), k.2.as_deref()].iter().flatten().copied().collect::<Vec<_>>().join(" ")
 }
 
+/// Source rows of a group: most groups have one line on each side.
+type Refs<'a> = smallvec::SmallVec<[&'a SourceRef; 1]>;
+
 struct LabelGroup<'a> {
-    key: Key<'a>,
+    key: Key,
     sale_period: Period,
     units: Decimal,
     net: Option<Decimal>,
@@ -54,12 +58,12 @@ struct LabelGroup<'a> {
     src_units: Decimal,
     src_net: Decimal,
     src_expected: Decimal,
-    src_refs: Vec<&'a SourceRef>,
+    src_refs: Refs<'a>,
     /// The first source line matched (its royalty term is the clause of a finding).
     first_source: Option<&'a LedgerLine>,
     /// Source rows behind `src_refs` (more than its length when lines were rolled up).
     src_rows: u64,
-    label_refs: Vec<&'a SourceRef>,
+    label_refs: Refs<'a>,
 }
 
 /// How a source line's expected royalty was computed, written out only for findings.
@@ -130,6 +134,12 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
     })
 }
 
+/// The calendar month a date falls in.
+fn month_of(d: chrono::NaiveDate) -> Option<Period> {
+    use chrono::Datelike;
+    Period::month(d.year(), d.month())
+}
+
 /// The contract accounting period a sale month belongs to (or the month itself).
 fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
     use chrono::Datelike;
@@ -190,7 +200,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
     let mut seen = HashSet::default();
     let mut memo = TermMemo::default();
-    let mut sources: Vec<SourceIncome> = Vec::new();
+    let mut sources: Vec<SourceIncome> = Vec::with_capacity(source_lines.len());
     let mut unconverted: Vec<SourceRef> = Vec::new();
     let mut unpriced: Vec<SourceRef> = Vec::new();
     for l in source_lines {
@@ -198,7 +208,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             unpriced.push(l.source.clone());
             continue;
         };
-        let month = Period::month(chrono::Datelike::year(&sp.start), chrono::Datelike::month(&sp.start)).unwrap_or(sp);
+        let month = month_of(sp.start).unwrap_or(sp);
         // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
         if l.rows == 1 && !seen.insert((&l.store, &l.territory, &l.isrc, &l.upc, sp, &l.sale_type, l.units, l.net, &l.offering)) {
             continue;
@@ -239,7 +249,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         out.push(f);
     }
     // Label groups by key and sale period, in the order of their first line.
-    let mut groups: Vec<LabelGroup> = Vec::new();
+    let mut groups: Vec<LabelGroup> = Vec::with_capacity(label.len());
     let mut group_index: HashMap<(Key, Period), usize> = HashMap::with_capacity_and_hasher(label.len(), Default::default());
     for l in &label {
         let Some(sp) = l.sale_period else { continue };
@@ -254,10 +264,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 src_units: Decimal::ZERO,
                 src_net: Decimal::ZERO,
                 src_expected: Decimal::ZERO,
-                src_refs: Vec::new(),
+                src_refs: Refs::new(),
                 first_source: None,
                 src_rows: 0,
-                label_refs: Vec::new(),
+                label_refs: Refs::new(),
             });
             groups.len() - 1
         });
@@ -272,11 +282,25 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         e.label_refs.push(&l.source);
     }
-    // Label groups (sale period, index) per key, so each sales line finds its group without a scan.
-    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::with_capacity_and_hasher(groups.len(), Default::default());
-    for (i, grp) in groups.iter().enumerate() {
-        periods_by_key.entry(grp.key).or_default().push((grp.sale_period, i));
+    // A sales line's group is the first of its key whose sale period holds the line's sale
+    // month. When every label sale period is a calendar month (as monthly statements show
+    // them), that is the group of the key and that very month: one lookup in the index above.
+    // Otherwise the groups (sale period, index) of each key are listed, in order.
+    let monthly = groups.iter().all(|grp| month_of(grp.sale_period.start) == Some(grp.sale_period));
+    let mut periods_by_key: HashMap<Key, Vec<(Period, usize)>> = HashMap::default();
+    if !monthly {
+        periods_by_key.reserve(groups.len());
+        for (i, grp) in groups.iter().enumerate() {
+            periods_by_key.entry(grp.key).or_default().push((grp.sale_period, i));
+        }
     }
+    let group_of = |k: Key, month: Period| -> Option<usize> {
+        if monthly {
+            group_index.get(&(k, month)).copied()
+        } else {
+            periods_by_key.get(&k).and_then(|ps| ps.iter().find(|(sp, _)| sp.start <= month.start && month.end <= sp.end)).map(|&(_, i)| i)
+        }
+    };
     let statement_periods: BTreeSet<Period> = ctx.statement_periods().into_iter().collect();
     let last_statement_end = statement_periods.iter().map(|p| p.end).max();
     let label_stores: HashSet<Option<&str>> = label.iter().map(|l| l.store.as_deref()).collect();
@@ -286,8 +310,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut pending: Vec<SourceRef> = Vec::new();
     for s in &sources {
         let k = key_of(g, s.line);
-        let found = periods_by_key.get(&k).and_then(|ps| ps.iter().find(|(sp, _)| sp.start <= s.month.start && s.month.end <= sp.end));
-        if let Some(&(_, i)) = found {
+        if let Some(i) = group_of(k, s.month) {
             let grp = &mut groups[i];
             grp.src_units += s.line.units.unwrap_or_default();
             grp.src_net += s.net;
