@@ -214,6 +214,14 @@ fn b3_receipts_short() {
 }
 
 #[test]
+fn b3_receipts_short_against_a_half_year_sale_period() {
+    // The label shows the half year as the sale period: the sales months inside it match it.
+    let f = planted(7, spotify_us().month("2024-H1").net("1000").royalty("200"), "-2940", Rule::B3);
+    assert_eq!(f.royalty_effect, dec("50"));
+    assert_eq!(f.difference, Some(dec("250")));
+}
+
+#[test]
 fn b4_unreported_store_and_territory() {
     let mut lines = with_h2(clean());
     lines.push(sale(32, "2024-01").store("Deezer").terr("US").isrc(ISRC1).units("20000").net("100"));
