@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::cells::{excel_serial_date, parse_date, parse_decimal, parse_period};
 use super::grid::{Cell, Row, Sheet, Unterminated};
 use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
-use super::profile::{DECIMAL_FIELDS, Profile};
+use super::profile::{DECIMAL_FIELDS, FIELDS, Profile};
 use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
 use crate::ledger::{
     Currency, FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
@@ -125,6 +125,8 @@ pub struct SheetReader<'a> {
     pub header_width: usize,
     header_texts: Vec<String>,
     pub control_columns: Vec<(String, usize)>,
+    /// Where each ledger field is read from (by position in [`FIELDS`]).
+    slots: Vec<FieldSlot>,
 }
 
 impl<'a> SheetReader<'a> {
@@ -139,6 +141,7 @@ impl<'a> SheetReader<'a> {
             header_width: header_row.width(),
             header_texts: header_row.cells.iter().map(|c| c.display().to_lowercase()).collect(),
             control_columns,
+            slots: field_slots(profile, map),
         }
     }
 
@@ -361,10 +364,67 @@ fn unusable(cell: &Cell) -> Option<String> {
     }
 }
 
+/// Position of `name` in [`FIELDS`]; `None` for a name that is no ledger field.
+const fn field_index(name: &str) -> Option<usize> {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let (a, b) = (FIELDS[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The ledger field `$name` (a literal) as its position in [`FIELDS`], found when the
+/// program is compiled (an unknown name does not compile).
+macro_rules! field {
+    ($name:literal) => {
+        const {
+            match field_index($name) {
+                Some(i) => i,
+                None => panic!(concat!("no ledger field ", $name)),
+            }
+        }
+    };
+}
+
+/// Where a sheet's rows hold one ledger field, worked out once per sheet: rows read each
+/// of the ~40 fields, and a lookup by name per field and row cost more than the reading.
+#[derive(Debug, Clone, Default)]
+struct FieldSlot {
+    /// The mapped column.
+    column: Option<usize>,
+    /// The profile's constant, used when the column is absent or empty.
+    constant: Option<Cell>,
+    /// Written as a percent (divided by 100 when read).
+    percent: bool,
+}
+
+fn field_slots(profile: &Profile, map: &ColumnMap) -> Vec<FieldSlot> {
+    FIELDS
+        .iter()
+        .map(|f| FieldSlot {
+            column: map.get(f).map(|(i, _)| i),
+            constant: profile.constants.get(f.to_owned()).map(|c| Cell::Text(c.clone())),
+            percent: profile.percent_fields.iter().any(|p| p == f),
+        })
+        .collect()
+}
+
+/// A row being read into a ledger line; fields are positions in [`FIELDS`] (see [`field!`]).
 struct RowReader<'a> {
     row: &'a Row,
     profile: &'a Profile,
     map: &'a ColumnMap,
+    slots: &'a [FieldSlot],
     date_1904: bool,
     base: SourceRef,
 }
@@ -372,21 +432,26 @@ struct RowReader<'a> {
 type CellError = (String, String); // (column, reason)
 
 impl RowReader<'_> {
-    fn column_name(&self, field: &str) -> String {
+    fn column_name(&self, field: usize) -> String {
+        self.column_name_of(FIELDS.get(field).copied().unwrap_or_default())
+    }
+
+    fn column_name_of(&self, field: &str) -> String {
         match self.map.get(field) {
             Some((i, h)) => format!("{} ({h})", column_letter(i)),
             None => format!("[constants] {field}"),
         }
     }
 
-    fn err(&self, field: &str, reason: String) -> CellError {
+    fn err(&self, field: usize, reason: String) -> CellError {
         (self.column_name(field), reason)
     }
 
     /// The cell mapped to `field`, or the profile constant when the column is absent or
     /// empty. `Ok(None)` when neither holds a value.
-    fn cell(&self, field: &str) -> Result<Option<std::borrow::Cow<'_, Cell>>, CellError> {
-        if let Some((i, _)) = self.map.get(field) {
+    fn cell(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, Cell>>, CellError> {
+        let Some(slot) = self.slots.get(field) else { return Ok(None) };
+        if let Some(i) = slot.column {
             let cell = self.row.cell(i);
             if let Some(why) = unusable(cell) {
                 return Err(self.err(field, why));
@@ -395,11 +460,11 @@ impl RowReader<'_> {
                 return Ok(Some(std::borrow::Cow::Borrowed(cell)));
             }
         }
-        Ok(self.profile.constants.get(field).map(|c| std::borrow::Cow::Owned(Cell::Text(c.clone()))))
+        Ok(slot.constant.as_ref().map(std::borrow::Cow::Borrowed))
     }
 
     /// The text of `field` (borrowed from the cell when it is text).
-    fn text(&self, field: &str) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
+    fn text(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
         Ok(match self.cell(field)? {
             Some(std::borrow::Cow::Borrowed(Cell::Text(t))) => Some(std::borrow::Cow::Borrowed(t.as_str())),
             Some(c) => Some(std::borrow::Cow::Owned(c.display())),
@@ -409,16 +474,16 @@ impl RowReader<'_> {
     }
 
     /// [`RowReader::text`] as a line's text (copied once, from the cell).
-    fn line_text(&self, field: &str) -> Result<Option<LineText>, CellError> {
+    fn line_text(&self, field: usize) -> Result<Option<LineText>, CellError> {
         Ok(self.text(field)?.map(|t| LineText::from(&t)))
     }
 
-    fn free_text(&self, field: &str) -> Result<Option<FreeText>, CellError> {
+    fn free_text(&self, field: usize) -> Result<Option<FreeText>, CellError> {
         Ok(self.text(field)?.map(|t| FreeText::from(&*t)))
     }
 
-    fn decimal(&self, field: &str) -> Result<Option<Decimal>, CellError> {
-        let percent_field = self.profile.percent_fields.iter().any(|f| f == field);
+    fn decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
+        let percent_field = self.slots.get(field).is_some_and(|s| s.percent);
         match self.cell(field)?.as_deref() {
             None => Ok(None),
             Some(Cell::Number(d)) => Ok(Some(if percent_field { *d / Decimal::ONE_HUNDRED } else { *d })),
@@ -437,7 +502,7 @@ impl RowReader<'_> {
         }
     }
 
-    fn date(&self, field: &str) -> Result<Option<chrono::NaiveDate>, CellError> {
+    fn date(&self, field: usize) -> Result<Option<chrono::NaiveDate>, CellError> {
         let date_1904 = self.date_1904 || self.profile.date_1904;
         match self.cell(field)?.as_deref() {
             None => Ok(None),
@@ -459,8 +524,9 @@ impl RowReader<'_> {
         }
     }
 
-    fn period(&self, field: &'static str) -> Result<Option<Period>, CellError> {
-        let by_month = self.profile.sale_period_by_month && field.starts_with("sale_period");
+    fn period(&self, field: usize) -> Result<Option<Period>, CellError> {
+        let name = FIELDS.get(field).copied().unwrap_or_default();
+        let by_month = self.profile.sale_period_by_month && name.starts_with("sale_period");
         let to_period = |d: chrono::NaiveDate| {
             if by_month {
                 Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).unwrap_or(Period::day(d))
@@ -472,7 +538,7 @@ impl RowReader<'_> {
             None => Ok(None),
             Some(Cell::Text(t)) => {
                 // Periods repeat from row to row, and parsing one costs regular expressions.
-                let p = super::memo::memoised_period(self.profile.id, field, t, || {
+                let p = super::memo::memoised_period(self.profile.id, name, t, || {
                     if self.profile.period_format.is_some() {
                         parse_period(t, self.profile.period_format.as_deref())
                     } else if let Some(f) = &self.profile.date_format {
@@ -492,14 +558,14 @@ impl RowReader<'_> {
 fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>, RowFigures) {
     let (profile, map, header_width, control_columns) = (sheet.profile, sheet.map, sheet.header_width, &sheet.control_columns);
     let base = sheet.source(row.number);
-    let reader = RowReader { row, profile, map, date_1904: sheet.date_1904, base: base.clone() };
+    let reader = RowReader { row, profile, map, slots: &sheet.slots, date_1904: sheet.date_1904, base: base.clone() };
     // Whatever else is wrong, read the money and currency we can, for conservation.
-    let currency = reader.text("currency").ok().flatten().and_then(|c| Currency::parse(&c));
+    let currency = reader.text(field!("currency")).ok().flatten().and_then(|c| Currency::parse(&c));
     // The money a rejected row carries (read only for rejects: most rows are not).
     let amounts = || {
         let mut amounts = BTreeMap::new();
         for field in DECIMAL_FIELDS {
-            if let Ok(Some(v)) = reader.decimal(field) {
+            if let Ok(Some(v)) = field_index(field).map_or(Ok(None), |f| reader.decimal(f)) {
                 amounts.insert(field.to_string(), v);
             }
         }
@@ -581,58 +647,58 @@ fn snake_uncached(text: &str) -> String {
 }
 
 fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellError> {
-    let currency_text = r.text("currency")?;
+    let currency_text = r.text(field!("currency"))?;
     let currency = match currency_text {
-        Some(t) => Currency::parse(&t).ok_or_else(|| r.err("currency", format!("'{t}' is not an ISO 4217 currency code")))?,
-        None if profile.aliases("currency").is_some() => return Err(r.err("currency", "required currency is missing".into())),
-        None => return Err(r.err("currency", "no currency (no currency column and no constant in the profile)".into())),
+        Some(t) => Currency::parse(&t).ok_or_else(|| r.err(field!("currency"), format!("'{t}' is not an ISO 4217 currency code")))?,
+        None if profile.aliases("currency").is_some() => return Err(r.err(field!("currency"), "required currency is missing".into())),
+        None => return Err(r.err(field!("currency"), "no currency (no currency column and no constant in the profile)".into())),
     };
-    let kind_text = r.text("line_kind")?;
+    let kind_text = r.text(field!("line_kind"))?;
     let line_kind = match kind_text.as_deref() {
         None => LineKind::Income,
         Some(t) => profile
             .map_value("line_kind", t)
             .and_then(|k| LineKind::from_name(&k))
             .or_else(|| LineKind::from_name(&snake(t)))
-            .ok_or_else(|| r.err("line_kind", format!("unknown line type '{t}'")))?,
+            .ok_or_else(|| r.err(field!("line_kind"), format!("unknown line type '{t}'")))?,
     };
     let mut line = LedgerLine::new(r.base.clone(), &profile.name, profile.statement_kind, line_kind, currency);
-    line.account = r.line_text("account")?;
-    line.payee = r.line_text("payee")?;
-    line.sale_period = r.period("sale_period")?;
+    line.account = r.line_text(field!("account"))?;
+    line.payee = r.line_text(field!("payee"))?;
+    line.sale_period = r.period(field!("sale_period"))?;
     if line.sale_period.is_none()
-        && let (Some(a), Some(b)) = (r.date("sale_period_start")?, r.date("sale_period_end")?)
+        && let (Some(a), Some(b)) = (r.date(field!("sale_period_start"))?, r.date(field!("sale_period_end"))?)
     {
-        line.sale_period = Some(Period::range(a, b).ok_or_else(|| r.err("sale_period_end", format!("sale period ends ({b}) before it starts ({a})")))?);
+        line.sale_period = Some(Period::range(a, b).ok_or_else(|| r.err(field!("sale_period_end"), format!("sale period ends ({b}) before it starts ({a})")))?);
     }
-    line.accounting_period = r.period("accounting_period")?;
-    line.reporting_date = r.date("reporting_date")?;
-    if let Some(s) = r.text("store")? {
+    line.accounting_period = r.period(field!("accounting_period"))?;
+    line.reporting_date = r.date(field!("reporting_date"))?;
+    if let Some(s) = r.text(field!("store"))? {
         let store = Store::parse(&s);
         if !store.known {
             line.flags.push(LineFlag::UnknownStore(s.to_string()));
         }
         line.store = Some(store.id.into());
     }
-    line.offering = r.text("offering")?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)).into());
-    if let Some(t) = r.text("territory")? {
+    line.offering = r.text(field!("offering"))?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)).into());
+    if let Some(t) = r.text(field!("territory"))? {
         match Territory::parse(&t) {
             Some(territory) => line.territory = Some(territory),
             None => line.flags.push(LineFlag::UnknownTerritory(t.into_owned())),
         }
     }
-    if let Some(t) = r.text("isrc")? {
+    if let Some(t) = r.text(field!("isrc"))? {
         if is_scientific_notation(&t) {
-            return Err(r.err("isrc", format!("ISRC '{t}' was turned into scientific notation; its characters are lost")));
+            return Err(r.err(field!("isrc"), format!("ISRC '{t}' was turned into scientific notation; its characters are lost")));
         }
         match parse_isrc(&t) {
             Ok(code) => line.isrc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidIsrc(t.into_owned())),
         }
     }
-    if let Some(t) = r.text("upc")? {
+    if let Some(t) = r.text(field!("upc"))? {
         if is_scientific_notation(&t) {
-            return Err(r.err("upc", format!("UPC '{t}' was turned into scientific notation; its digits are lost")));
+            return Err(r.err(field!("upc"), format!("UPC '{t}' was turned into scientific notation; its digits are lost")));
         }
         match parse_upc(&t) {
             Ok(code) => line.upc = Some(code.into()),
@@ -640,21 +706,21 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         }
     }
     let mut details = LineDetails::default();
-    if let Some(t) = r.text("iswc")? {
+    if let Some(t) = r.text(field!("iswc"))? {
         match parse_iswc(&t) {
             Ok(code) => details.iswc = Some(code.into()),
             Err(_) => line.flags.push(LineFlag::InvalidIswc(t.into_owned())),
         }
     }
-    line.title = r.line_text("title")?;
-    details.release_title = r.line_text("release_title")?;
-    line.artist = r.line_text("artist")?;
-    line.sale_type = r.line_text("sale_type")?;
-    details.channel = r.line_text("channel")?;
-    details.price_category = r.line_text("price_category")?;
-    details.reference = r.free_text("reference")?;
+    line.title = r.line_text(field!("title"))?;
+    details.release_title = r.line_text(field!("release_title"))?;
+    line.artist = r.line_text(field!("artist"))?;
+    line.sale_type = r.line_text(field!("sale_type"))?;
+    details.channel = r.line_text(field!("channel"))?;
+    details.price_category = r.line_text(field!("price_category"))?;
+    details.reference = r.free_text(field!("reference"))?;
     if line_kind == LineKind::Income {
-        line.income_type = Some(match r.text("income_type")? {
+        line.income_type = Some(match r.text(field!("income_type"))? {
             Some(t) => profile
                 .map_value("income_type", &t)
                 .and_then(|k| IncomeType::from_name(&k))
@@ -664,8 +730,8 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         });
     } else if line_kind == LineKind::Charge {
         // The charge column may only say "Charge"; the description then tells the kind.
-        let column = r.text("charge_kind")?;
-        let description = r.text("description")?;
+        let column = r.text(field!("charge_kind"))?;
+        let description = r.text(field!("description"))?;
         details.charge_kind = column
             .iter()
             .chain(description.iter())
@@ -673,25 +739,25 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .or_else(|| column.as_deref().or(description.as_deref()).map(snake))
             .map(|t| LineText::from(t.as_str()));
     }
-    line.units = r.decimal("units")?;
-    details.free_units = r.decimal("free_units")?;
-    details.container_pct = r.decimal("container_pct")?;
-    details.unit_price = r.decimal("unit_price")?;
-    line.gross = r.decimal("gross")?;
-    line.fees = r.decimal("fees")?;
-    line.taxes = r.decimal("taxes")?;
-    line.net = r.decimal("net")?;
-    details.split_pct = r.decimal("split_pct")?;
-    line.royalty_rate = r.decimal("royalty_rate")?;
-    line.royalty = r.decimal("royalty")?;
-    line.amount = r.decimal("amount")?;
-    details.original_amount = r.decimal("original_amount")?;
-    details.original_currency = match r.text("original_currency")? {
-        Some(t) => Some(Currency::parse(&t).ok_or_else(|| r.err("original_currency", format!("'{t}' is not an ISO 4217 currency code")))?),
+    line.units = r.decimal(field!("units"))?;
+    details.free_units = r.decimal(field!("free_units"))?;
+    details.container_pct = r.decimal(field!("container_pct"))?;
+    details.unit_price = r.decimal(field!("unit_price"))?;
+    line.gross = r.decimal(field!("gross"))?;
+    line.fees = r.decimal(field!("fees"))?;
+    line.taxes = r.decimal(field!("taxes"))?;
+    line.net = r.decimal(field!("net"))?;
+    details.split_pct = r.decimal(field!("split_pct"))?;
+    line.royalty_rate = r.decimal(field!("royalty_rate"))?;
+    line.royalty = r.decimal(field!("royalty"))?;
+    line.amount = r.decimal(field!("amount"))?;
+    details.original_amount = r.decimal(field!("original_amount"))?;
+    details.original_currency = match r.text(field!("original_currency"))? {
+        Some(t) => Some(Currency::parse(&t).ok_or_else(|| r.err(field!("original_currency"), format!("'{t}' is not an ISO 4217 currency code")))?),
         None => None,
     };
-    details.fx_rate = r.decimal("fx_rate")?;
-    details.description = r.free_text("description")?;
+    details.fx_rate = r.decimal(field!("fx_rate"))?;
+    details.description = r.free_text(field!("description"))?;
     line.set_details(details);
     for field in &profile.required {
         let present = match field.as_str() {
@@ -707,10 +773,10 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             "isrc" => line.isrc.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::InvalidIsrc(_))),
             "upc" => line.upc.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::InvalidUpc(_))),
             "territory" => line.territory.is_some() || line.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_))),
-            other => r.text(other)?.is_some(),
+            other => field_index(other).map_or(Ok(None), |f| r.text(f))?.is_some(),
         };
         if !present {
-            return Err(r.err(field, format!("required {field} is missing")));
+            return Err((r.column_name_of(field), format!("required {field} is missing")));
         }
     }
     // One amount column on a label statement serves income (royalty) and everything else.
@@ -727,6 +793,17 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_positions_name_their_field() {
+        for (i, name) in FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name), Some(i));
+        }
+        assert_eq!(field!("currency"), FIELDS.iter().position(|f| *f == "currency").unwrap());
+        assert_eq!(field_index("curr"), None);
+        assert_eq!(field_index("currency_code"), None);
+        assert_eq!(field_index(""), None);
+    }
 
     #[test]
     fn column_letters() {
