@@ -12,13 +12,15 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 
+use crate::ledger::LineText;
+
 const MAX_ENTRIES: usize = 4096;
 
 type Table<V> = HashMap<Box<str>, V, FixedState>;
 type Tables<V> = RefCell<HashMap<(u64, &'static str), Table<V>, FixedState>>;
 
 thread_local! {
-    static MEMO: Tables<Option<String>> = RefCell::new(HashMap::default());
+    static MEMO: Tables<Option<LineText>> = RefCell::new(HashMap::default());
     static PERIODS: Tables<Result<crate::ledger::Period, String>> = RefCell::new(HashMap::default());
 }
 
@@ -39,8 +41,9 @@ fn lookup<V: Clone>(tables: &'static std::thread::LocalKey<Tables<V>>, owner: u6
     v
 }
 
-/// `compute()` for `(owner, field, text)`, from the memo when this thread has seen it.
-pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> Option<String>) -> Option<String> {
+/// `compute()` for `(owner, field, text)`, from the memo when this thread has seen it. The
+/// result is an interned text: a hit costs no allocation.
+pub fn memoised(owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> Option<LineText>) -> Option<LineText> {
     lookup(&MEMO, owner, field, text, compute)
 }
 
@@ -74,7 +77,7 @@ mod tests {
     fn a_full_table_is_cleared_not_grown() {
         for i in 0..(MAX_ENTRIES + 10) {
             let t = i.to_string();
-            assert_eq!(memoised(900_003, "f", &t, || Some(t.clone())), Some(t.clone()));
+            assert_eq!(memoised(900_003, "f", &t, || Some(t.as_str().into())), Some(t.as_str().into()));
         }
         MEMO.with(|m| assert!(m.borrow().get(&(900_003, "f")).is_some_and(|t| t.len() <= MAX_ENTRIES)));
     }

@@ -323,9 +323,9 @@ impl Profile {
 
     /// Map a text through `[values.FIELD]`; `None` when no pattern matches.
     /// Results are memoised per thread: the same few texts recur on every row of a report.
-    pub fn map_value(&self, field: &'static str, text: &str) -> Option<String> {
+    pub fn map_value(&self, field: &'static str, text: &str) -> Option<crate::ledger::LineText> {
         let table = self.values.get(field)?;
-        let compute = || table.iter().find(|(_, patterns)| patterns.iter().any(|p| p.is_match(text.trim()))).map(|(canonical, _)| canonical.clone());
+        let compute = || table.iter().find(|(_, patterns)| patterns.iter().any(|p| p.is_match(text.trim()))).map(|(canonical, _)| canonical.as_str().into());
         crate::import::memo::memoised(self.id, field, text, compute)
     }
 }

@@ -172,7 +172,7 @@ impl<'a> SheetReader<'a> {
 
     /// What a label marks: `"subtotal"`, `"total"`, or `"skip N"` (the profile's Nth skip
     /// pattern); `None` for an ordinary text. Memoised per thread (labels repeat).
-    fn label_class(&self, label: &str) -> Option<String> {
+    fn label_class(&self, label: &str) -> Option<LineText> {
         let p = self.profile;
         super::memo::memoised(p.id, "#row label", label, || {
             if p.subtotal.as_ref().is_some_and(|re| re.is_match(label)) {
@@ -180,7 +180,7 @@ impl<'a> SheetReader<'a> {
             } else if p.total.as_ref().is_some_and(|re| re.is_match(label)) {
                 Some("total".into())
             } else {
-                p.skip.iter().position(|re| re.is_match(label)).map(|i| format!("skip {i}"))
+                p.skip.iter().position(|re| re.is_match(label)).map(|i| format!("skip {i}").into())
             }
         })
     }
@@ -631,9 +631,9 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
 }
 
 /// `text` in snake_case (memoised per thread: the same few texts repeat on every row).
-fn snake(text: &str) -> String {
+fn snake(text: &str) -> LineText {
     // Owner `0` is no profile's id (they count from 1): snake_case depends on the text alone.
-    super::memo::memoised(0, "#snake", text, || Some(snake_uncached(text))).unwrap_or_default()
+    super::memo::memoised(0, "#snake", text, || Some(snake_uncached(text).into())).unwrap_or_default()
 }
 
 fn snake_uncached(text: &str) -> String {
@@ -674,13 +674,20 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     line.accounting_period = r.period(field!("accounting_period"))?;
     line.reporting_date = r.date(field!("reporting_date"))?;
     if let Some(s) = r.text(field!("store"))? {
-        let store = Store::parse(&s);
-        if !store.known {
-            line.flags.push(LineFlag::UnknownStore(s.to_string()));
-        }
-        line.store = Some(store.id.into());
+        // Stores repeat from row to row: the canonical id of a known one, memoised per thread.
+        let known = super::memo::memoised(0, "#store", &s, || {
+            let store = Store::parse(&s);
+            store.known.then(|| store.id.as_str().into())
+        });
+        line.store = Some(match known {
+            Some(id) => id,
+            None => {
+                line.flags.push(LineFlag::UnknownStore(s.to_string()));
+                s.trim().into()
+            }
+        });
     }
-    line.offering = r.text(field!("offering"))?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)).into());
+    line.offering = r.text(field!("offering"))?.map(|t| profile.map_value("offering", &t).unwrap_or_else(|| snake(&t)));
     if let Some(t) = r.text(field!("territory"))? {
         match Territory::parse(&t) {
             Some(territory) => line.territory = Some(territory),
@@ -736,8 +743,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .iter()
             .chain(description.iter())
             .find_map(|t| profile.map_value("charge_kind", t))
-            .or_else(|| column.as_deref().or(description.as_deref()).map(snake))
-            .map(|t| LineText::from(t.as_str()));
+            .or_else(|| column.as_deref().or(description.as_deref()).map(snake));
     }
     line.units = r.decimal(field!("units"))?;
     details.free_units = r.decimal(field!("free_units"))?;
