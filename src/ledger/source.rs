@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// A position in an input file. `row` is 1-based: the line number of the record's first line
 /// in a text file, the spreadsheet row number in a workbook.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct SourceRef {
     /// Shared by every line and reject of a file (one allocation per file, not per row).
     pub file: Arc<str>,
@@ -25,6 +25,21 @@ impl SourceRef {
 
     pub fn with_column(&self, column: impl Into<String>) -> Self {
         SourceRef { column: Some(column.into()), ..self.clone() }
+    }
+}
+
+/// Ordered by file, sheet, row and column (as the fields are listed). Lines of one file
+/// share its name: the names are compared only when they are not the same allocation.
+impl Ord for SourceRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let file = if Arc::ptr_eq(&self.file, &other.file) { std::cmp::Ordering::Equal } else { self.file.cmp(&other.file) };
+        file.then_with(|| self.sheet.cmp(&other.sheet)).then_with(|| self.row.cmp(&other.row)).then_with(|| self.column.cmp(&other.column))
+    }
+}
+
+impl PartialOrd for SourceRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -51,5 +66,23 @@ mod tests {
         let r = SourceRef::new("a.xlsx", Some("Detail".into()), 12).with_column("Net");
         assert_eq!(r.to_string(), "a.xlsx:Detail:12:Net");
         assert_eq!(SourceRef::new("b.csv", None, 3).to_string(), "b.csv:3");
+    }
+
+    #[test]
+    fn ordered_by_file_sheet_row_and_column() {
+        let a: Arc<str> = "a.csv".into();
+        let same_name: Arc<str> = "a.csv".into();
+        let at = |file: &Arc<str>, sheet: Option<&str>, row| SourceRef::new(file.clone(), sheet.map(String::from), row);
+        let mut refs = [at(&"b.csv".into(), None, 1),
+            at(&a, Some("S2"), 1),
+            at(&same_name, None, 9),
+            at(&a, None, 10),
+            at(&a, Some("S1"), 5),
+            at(&a, None, 10).with_column("C"),
+            at(&a, None, 2)];
+        refs.sort();
+        let shown: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["a.csv:2", "a.csv:9", "a.csv:10", "a.csv:10:C", "a.csv:S1:5", "a.csv:S2:1", "b.csv:1"]);
+        assert_eq!(at(&a, None, 3).cmp(&at(&same_name, None, 3)), std::cmp::Ordering::Equal);
     }
 }

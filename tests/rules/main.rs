@@ -81,12 +81,19 @@ fn a1_duplicate_income_and_charge() {
     lines.push(income("2024-H1", 10).store("Spotify").terr("US").isrc(ISRC1).month("2024-01").kind(IncomeType::Stream).units("300000").net("1250").rate("20").royalty("250"));
     lines.push(charge("2024-H1", 13, "video", "-500").gross("1000").reference("INV-7"));
     lines.push(charge("2024-H1", 14, "video", "-500").gross("1000").reference("INV-7"));
+    // The same sale as row 2 of the sales data, its amount written to another scale.
+    lines.push(sale(40, "2024-01").store("Spotify").terr("US").isrc(ISRC1).units("300000").net("1250.00"));
     let a = audit(set_closing(lines, "-3640"));
     let m = money(&a);
     assert_eq!(m.len(), 2, "{}", describe(&m));
     let dup_income = m.iter().find(|f| f.title == "Duplicate income line").unwrap();
     assert_eq!(dup_income.severity, Severity::Overstatement);
     assert_eq!(dup_income.royalty_effect, dec("-250"));
+    assert_eq!(dup_income.keys["line"], format!("{ISRC1} spotify  US 2024-01  300000 250"));
+    assert_eq!(dup_income.evidence.iter().map(|s| s.row).collect::<Vec<_>>(), [7, 10]);
+    let dup_sale = of(&a, Rule::A1).into_iter().find(|f| f.title == "Duplicate line in the sales data").unwrap();
+    assert_eq!(dup_sale.severity, Severity::Info);
+    assert_eq!(dup_sale.evidence.iter().map(|s| s.row).collect::<Vec<_>>(), [2, 40]);
     let dup_charge = m.iter().find(|f| f.title == "Duplicate charge").unwrap();
     assert_eq!(dup_charge.account_effect, dec("500"));
     assert_eq!(dup_charge.cash_effect, dec("0"), "the account is unrecouped");

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use crate::engine::context::Ctx;
 use crate::engine::finding::{Finding, Rule, Severity};
-use crate::ledger::{LedgerLine, LineFlag, LineKind, Period, SourceRef, StatementKind};
+use crate::ledger::{LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, StatementKind, Territory};
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     duplicates(ctx, out);
@@ -20,44 +20,86 @@ fn dec(v: Option<Decimal>) -> String {
 }
 
 /// What makes two sales lines the same: product, store, offering, territory, sale period,
-/// sale type, units and the amount.
-fn sale_key(l: &LedgerLine, amount: Option<Decimal>) -> String {
-    [
-        l.isrc.as_deref().or(l.upc.as_deref()).unwrap_or_default().to_string(),
-        l.store.as_deref().unwrap_or_default().to_string(),
-        l.offering.as_deref().unwrap_or_default().to_string(),
-        l.territory.as_ref().map(|t| t.code().to_string()).unwrap_or_default(),
-        l.sale_period.map(|p| p.to_string()).unwrap_or_default(),
-        l.sale_type.as_deref().unwrap_or_default().to_string(),
-        dec(l.units),
-        dec(amount),
-    ]
-    .join("|")
+/// sale type, units and the amount (decimals normalised: equal values, equal keys). Copied
+/// from the line (interned texts: hashed and compared as handles); a key is built for every
+/// line, and only repeated ones are written out. An empty text counts as none.
+type SaleKey = (Option<LineText>, Option<LineText>, Option<LineText>, Option<Territory>, Option<Period>, Option<LineText>, Option<Decimal>, Option<Decimal>);
+
+fn sale_key(l: &LedgerLine, amount: Option<Decimal>) -> SaleKey {
+    let text = |t: Option<LineText>| t.filter(|t| !t.is_empty());
+    (
+        text(l.isrc.or(l.upc)),
+        text(l.store),
+        text(l.offering),
+        l.territory,
+        l.sale_period,
+        text(l.sale_type),
+        l.units.map(|d| d.normalize()),
+        amount.map(|d| d.normalize()),
+    )
+}
+
+/// A sale key as findings show it (its parts joined by `|`).
+fn show_sale_key(k: &SaleKey) -> String {
+    let text = |t: Option<LineText>| t.map(|t| t.to_string()).unwrap_or_default();
+    [text(k.0), text(k.1), text(k.2), k.3.map(|t| t.code().to_string()).unwrap_or_default(), k.4.map(|p| p.to_string()).unwrap_or_default(), text(k.5), dec(k.6), dec(k.7)].join("|")
+}
+
+/// The lines that share a sale key with an earlier line, grouped (first line first), with
+/// the key as shown; ordered by that text. The index holds positions of first lines only
+/// (4 bytes a line): keys are worked out again from the lines when compared.
+fn repeated_sales<'a>(lines: impl Iterator<Item = (&'a LedgerLine, Option<Decimal>)>) -> Vec<(String, Vec<&'a LedgerLine>)> {
+    use std::hash::BuildHasher;
+    let hasher = foldhash::fast::FixedState::default();
+    // At most one entry a line (the bound of the iterator: `filter` keeps no lower one).
+    let mut index: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(lines.size_hint().1.unwrap_or(0));
+    let mut groups: Vec<(String, Vec<&'a LedgerLine>)> = Vec::new();
+    // First lines: the line, its amount, and its group once repeated.
+    let mut firsts: Vec<(&'a LedgerLine, Option<Decimal>, Option<usize>)> = Vec::new();
+    for (l, amount) in lines {
+        let key = sale_key(l, amount);
+        let hash = hasher.hash_one(key);
+        let found = index.find(hash, |&i| firsts.get(i as usize).is_some_and(|&(f, a, _)| sale_key(f, a) == key)).copied();
+        match found {
+            None => {
+                // Positions fit in 4 bytes: no ledger held in memory has 4 billion lines.
+                let Ok(at) = u32::try_from(firsts.len()) else { continue };
+                index.insert_unique(hash, at, |&i| firsts.get(i as usize).map_or(0, |&(f, a, _)| hasher.hash_one(sale_key(f, a))));
+                firsts.push((l, amount, None));
+            }
+            Some(i) => {
+                let Some((head, _, group)) = firsts.get_mut(i as usize) else { continue };
+                let g = *group.get_or_insert_with(|| {
+                    groups.push((show_sale_key(&key), vec![*head]));
+                    groups.len() - 1
+                });
+                groups[g].1.push(l);
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
 }
 
 /// A1: the same line twice, within or across statements.
 fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let mut income: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
+    let income = repeated_sales(ctx.statement.iter().filter(|l| l.line_kind == LineKind::Income).map(|l| (*l, l.royalty)));
     let mut charges: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     for l in &ctx.statement {
-        match l.line_kind {
-            LineKind::Income => income.entry(sale_key(l, l.royalty)).or_default().push(l),
-            LineKind::Charge => {
-                let key = [
-                    l.details().charge_kind.as_deref().unwrap_or_default().to_string(),
-                    dec(l.amount),
-                    l.details().reference.as_deref().unwrap_or_default().to_string(),
-                    l.details().description.as_deref().unwrap_or_default().to_string(),
-                    c.account_of(l).unwrap_or_default(),
-                ]
-                .join("|");
-                charges.entry(key).or_default().push(l);
-            }
-            _ => {}
+        if l.line_kind == LineKind::Charge {
+            let key = [
+                l.details().charge_kind.as_deref().unwrap_or_default().to_string(),
+                dec(l.amount),
+                l.details().reference.as_deref().unwrap_or_default().to_string(),
+                l.details().description.as_deref().unwrap_or_default().to_string(),
+                c.account_of(l).unwrap_or_default(),
+            ]
+            .join("|");
+            charges.entry(key).or_default().push(l);
         }
     }
-    for (key, lines) in income.into_iter().filter(|(_, v)| v.len() > 1) {
+    for (key, lines) in income {
         let extra: Decimal = lines[1..].iter().map(|l| l.royalty.unwrap_or_default()).sum();
         let mut f = Finding::new(Rule::A1, Severity::Overstatement, &ctx.currency).key("contract", c.id()).key("line", key.replace('|', " ").trim());
         f.title = "Duplicate income line".into();
@@ -81,12 +123,8 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
         out.push(f);
     }
     // Third-party data: duplicates there would inflate the completeness checks (which skip them).
-    let mut source: BTreeMap<String, Vec<&LedgerLine>> = BTreeMap::new();
     // Rolled-up lines (large files) stand for many rows; duplicates among them are not seen.
-    for l in ctx.source.iter().filter(|l| l.rows == 1) {
-        source.entry(sale_key(l, l.net)).or_default().push(l);
-    }
-    for (key, lines) in source.into_iter().filter(|(_, v)| v.len() > 1) {
+    for (key, lines) in repeated_sales(ctx.source.iter().filter(|l| l.rows == 1).map(|l| (*l, l.net))) {
         let mut f = Finding::new(Rule::A1, Severity::Info, &ctx.currency).key("contract", c.id()).key("source_line", key.replace('|', " ").trim());
         f.title = "Duplicate line in the sales data".into();
         f.evidence = lines.iter().map(|l| l.source.clone()).collect();
