@@ -134,13 +134,17 @@ struct EscalationState {
 /// Recompute every income line of the audited statements, oldest first.
 pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     let c = ctx.contract;
-    let mut order: Vec<usize> = (0..ctx.statement.len())
+    // Oldest first: by statement period, sale period and source. The sort keys are gathered
+    // first (a comparison then reads two keys side by side, not two ledger lines).
+    let mut keyed: Vec<(Option<Period>, Option<Period>, &crate::ledger::SourceRef, usize)> = (0..ctx.statement.len())
         .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
+        .map(|i| {
+            let l = ctx.statement[i];
+            (Ctx::period_of(l), l.sale_period, &l.source, i)
+        })
         .collect();
-    order.sort_by(|&a, &b| {
-        let (la, lb) = (ctx.statement[a], ctx.statement[b]);
-        (Ctx::period_of(la), la.sale_period, &la.source).cmp(&(Ctx::period_of(lb), lb.sale_period, &lb.source))
-    });
+    keyed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let order: Vec<usize> = keyed.into_iter().map(|k| k.3).collect();
     let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
     // The working (trail) is only read for lines whose gap is a finding. Without escalation
     // tiers a line's computation has no state, so it is computed without its working and,

@@ -459,15 +459,18 @@ impl Roll<'_> {
         }
         if let Some((c, groups)) = self.territory {
             let text = record.get(c).copied().unwrap_or("").trim();
-            if !territories.contains_key(text) {
-                let group = if text.is_empty() {
-                    (!self.territory_constant).then(|| groups.group(None).to_string())
-                } else {
-                    Territory::parse(text).map(|t| groups.group(Some(&t)).to_string())
-                };
-                territories.insert(text.to_string(), group);
-            }
-            out.extend_from_slice(territories.get(text)?.as_ref()?.as_bytes());
+            let group = match territories.get(text) {
+                Some(group) => group,
+                None => {
+                    let group = if text.is_empty() {
+                        (!self.territory_constant).then(|| groups.group(None).to_string())
+                    } else {
+                        Territory::parse(text).map(|t| groups.group(Some(&t)).to_string())
+                    };
+                    territories.entry(text.to_string()).or_insert(group)
+                }
+            };
+            out.extend_from_slice(group.as_ref()?.as_bytes());
         }
         Some(())
     }
