@@ -10,7 +10,10 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::context::Ctx;
-use crate::ledger::{LineKind, Period, SourceRef};
+use crate::ledger::{LineKind, LineText, Period, SourceRef};
+
+/// Hash map of the roll-forward: a fixed fast hash (nothing is iterated in hash order).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PeriodAccount {
@@ -30,8 +33,9 @@ pub struct PeriodAccount {
     pub opening_ref: Option<SourceRef>,
     #[serde(skip)]
     pub closing_ref: Option<SourceRef>,
+    /// The account period's first line (evidence of the period's figures).
     #[serde(skip)]
-    pub refs: Vec<SourceRef>,
+    pub first_ref: Option<SourceRef>,
 }
 
 impl PeriodAccount {
@@ -55,11 +59,22 @@ pub fn statement_account(ctx: &Ctx, account: Option<&str>) -> String {
 
 /// Roll-forward per statement account and accounting period, in period order.
 pub fn roll_forward(ctx: &Ctx) -> Vec<PeriodAccount> {
-    let mut map: BTreeMap<(String, Option<Period>), PeriodAccount> = BTreeMap::new();
+    // Lines name their account as written (an interned text, or none): each (account as
+    // written, period) is resolved once to its place among the (statement account, period)
+    // groups, so a line costs one hash lookup and no allocation.
+    let mut map: BTreeMap<(String, Option<Period>), usize> = BTreeMap::new();
+    let mut groups: Vec<PeriodAccount> = Vec::new();
+    let mut resolved: HashMap<(Option<LineText>, Option<Period>), usize> = HashMap::default();
     for l in &ctx.statement {
-        let account = statement_account(ctx, l.account.as_deref());
         let period = Ctx::period_of(l);
-        let pa = map.entry((account.clone(), period)).or_insert_with(|| PeriodAccount { account, period, ..Default::default() });
+        let at = *resolved.entry((l.account, period)).or_insert_with(|| {
+            let account = statement_account(ctx, l.account.as_deref());
+            *map.entry((account.clone(), period)).or_insert_with(|| {
+                groups.push(PeriodAccount { account, period, ..Default::default() });
+                groups.len() - 1
+            })
+        });
+        let Some(pa) = groups.get_mut(at) else { continue };
         let amount = l.amount.unwrap_or_default();
         match l.line_kind {
             LineKind::Income => pa.credits += l.royalty.unwrap_or_default(),
@@ -77,11 +92,18 @@ pub fn roll_forward(ctx: &Ctx) -> Vec<PeriodAccount> {
                 pa.closing_ref = Some(l.source.clone());
             }
         }
-        pa.refs.push(l.source.clone());
+        if pa.first_ref.is_none() {
+            pa.first_ref = Some(l.source.clone());
+        }
     }
-    let mut out: Vec<PeriodAccount> = map.into_values().collect();
-    for pa in &mut out {
-        pa.closing_computed = pa.opening.unwrap_or_default() + pa.movements();
+    // In (statement account, period) order.
+    let mut out: Vec<PeriodAccount> = Vec::with_capacity(groups.len());
+    let mut groups: Vec<Option<PeriodAccount>> = groups.into_iter().map(Some).collect();
+    for at in map.into_values() {
+        if let Some(mut pa) = groups.get_mut(at).and_then(Option::take) {
+            pa.closing_computed = pa.opening.unwrap_or_default() + pa.movements();
+            out.push(pa);
+        }
     }
     out
 }

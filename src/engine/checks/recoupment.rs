@@ -112,7 +112,7 @@ fn balances(ctx: &Ctx, accounts: &[PeriodAccount], out: &mut Vec<Finding>) {
                 f.period = p.period;
                 f.cash_effect = withheld;
                 f.cash_fixed = true;
-                f.evidence = p.closing_ref.iter().cloned().chain(pa.refs.iter().take(1).cloned()).collect();
+                f.evidence = p.closing_ref.iter().cloned().chain(pa.first_ref.iter().cloned()).collect();
                 f.clause = "[contract] minimum_payment".into();
                 f.explanation = format!(
                     "The {} statement closed at {} payable, but only {} was paid on the next statement.",
