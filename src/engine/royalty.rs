@@ -131,20 +131,43 @@ struct EscalationState {
     rate: Option<Decimal>,
 }
 
+/// The order of recomputation: statement period, sale period, then the source (file rank,
+/// sheet, row, column).
+type SortKey<'a> = (Option<Period>, Option<Period>, usize, Option<&'a str>, u64, Option<&'a str>);
+
 /// Recompute every income line of the audited statements, oldest first.
 pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     let c = ctx.contract;
-    // Oldest first: by statement period, sale period and source. The sort keys are gathered
-    // first (a comparison then reads two keys side by side, not two ledger lines).
-    let mut keyed: Vec<(Option<Period>, Option<Period>, &crate::ledger::SourceRef, usize)> = (0..ctx.statement.len())
+    // Oldest first: by statement period, sale period and source (file, sheet, row, column).
+    // The sort keys are gathered first, files as their rank among the files' names, so that a
+    // comparison reads two keys side by side, not two ledger lines.
+    let mut files: Vec<&std::sync::Arc<str>> = Vec::new();
+    for l in &ctx.statement {
+        if !files.iter().any(|f| std::sync::Arc::ptr_eq(f, &l.source.file)) {
+            files.push(&l.source.file);
+        }
+    }
+    files.sort();
+    // Files of the same name (read twice) share a rank, as they compare equal.
+    let mut ranks: Vec<(&std::sync::Arc<str>, usize)> = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let r = match ranks.last() {
+            Some((g, r)) if **g == **f => *r,
+            _ => i,
+        };
+        ranks.push((f, r));
+    }
+    let rank = |f: &std::sync::Arc<str>| ranks.iter().find(|(g, _)| std::sync::Arc::ptr_eq(g, f)).map_or(0, |(_, r)| *r);
+    let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
         .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
         .map(|i| {
             let l = ctx.statement[i];
-            (Ctx::period_of(l), l.sale_period, &l.source, i)
+            let s = &l.source;
+            ((Ctx::period_of(l), l.sale_period, rank(&s.file), s.sheet.as_deref(), s.row, s.column.as_deref()), i)
         })
         .collect();
-    keyed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-    let order: Vec<usize> = keyed.into_iter().map(|k| k.3).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let order: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
     let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
     // The working (trail) is only read for lines whose gap is a finding. Without escalation
     // tiers a line's computation has no state, so it is computed without its working and,
