@@ -73,13 +73,15 @@ mod tests {
         let a: Arc<str> = "a.csv".into();
         let same_name: Arc<str> = "a.csv".into();
         let at = |file: &Arc<str>, sheet: Option<&str>, row| SourceRef::new(file.clone(), sheet.map(String::from), row);
-        let mut refs = [at(&"b.csv".into(), None, 1),
+        let mut refs = [
+            at(&"b.csv".into(), None, 1),
             at(&a, Some("S2"), 1),
             at(&same_name, None, 9),
             at(&a, None, 10),
             at(&a, Some("S1"), 5),
             at(&a, None, 10).with_column("C"),
-            at(&a, None, 2)];
+            at(&a, None, 2),
+        ];
         refs.sort();
         let shown: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
         assert_eq!(shown, ["a.csv:2", "a.csv:9", "a.csv:10", "a.csv:10:C", "a.csv:S1:5", "a.csv:S2:1", "b.csv:1"]);
