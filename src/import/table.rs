@@ -10,7 +10,7 @@ use super::cells::{excel_serial_date, parse_date, parse_decimal, parse_period};
 use super::grid::{Cell, Row, Sheet, Unterminated};
 use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
 use super::profile::{DECIMAL_FIELDS, FIELDS, Profile};
-use crate::ledger::ids::{is_scientific_notation, parse_isrc, parse_iswc, parse_upc};
+use crate::ledger::ids::{is_scientific_notation, isrc_text, parse_iswc, parse_upc};
 use crate::ledger::{
     Currency, FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
 };
@@ -127,6 +127,7 @@ pub struct SheetReader<'a> {
     pub control_columns: Vec<(String, usize)>,
     /// Where each ledger field is read from (by position in [`FIELDS`]).
     slots: Vec<FieldSlot>,
+    profile_name: LineText,
 }
 
 impl<'a> SheetReader<'a> {
@@ -142,6 +143,7 @@ impl<'a> SheetReader<'a> {
             header_texts: header_row.cells.iter().map(|c| c.display().to_lowercase()).collect(),
             control_columns,
             slots: field_slots(profile, map),
+            profile_name: profile.name.as_str().into(),
         }
     }
 
@@ -425,6 +427,8 @@ struct RowReader<'a> {
     profile: &'a Profile,
     map: &'a ColumnMap,
     slots: &'a [FieldSlot],
+    /// The profile's name, as every line of the sheet carries it.
+    profile_name: LineText,
     date_1904: bool,
     base: SourceRef,
 }
@@ -558,7 +562,7 @@ impl RowReader<'_> {
 fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>, RowFigures) {
     let (profile, map, header_width, control_columns) = (sheet.profile, sheet.map, sheet.header_width, &sheet.control_columns);
     let base = sheet.source(row.number);
-    let reader = RowReader { row, profile, map, slots: &sheet.slots, date_1904: sheet.date_1904, base: base.clone() };
+    let reader = RowReader { row, profile, map, slots: &sheet.slots, profile_name: sheet.profile_name, date_1904: sheet.date_1904, base: base.clone() };
     // Whatever else is wrong, read the money and currency we can, for conservation.
     let currency = reader.text(field!("currency")).ok().flatten().and_then(|c| Currency::parse(&c));
     // The money a rejected row carries (read only for rejects: most rows are not).
@@ -662,7 +666,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .or_else(|| LineKind::from_name(&snake(t)))
             .ok_or_else(|| r.err(field!("line_kind"), format!("unknown line type '{t}'")))?,
     };
-    let mut line = LedgerLine::new(r.base.clone(), &profile.name, profile.statement_kind, line_kind, currency);
+    let mut line = LedgerLine::new(r.base.clone(), r.profile_name, profile.statement_kind, line_kind, currency);
     line.account = r.line_text(field!("account"))?;
     line.payee = r.line_text(field!("payee"))?;
     line.sale_period = r.period(field!("sale_period"))?;
@@ -698,8 +702,8 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
         if is_scientific_notation(&t) {
             return Err(r.err(field!("isrc"), format!("ISRC '{t}' was turned into scientific notation; its characters are lost")));
         }
-        match parse_isrc(&t) {
-            Ok(code) => line.isrc = Some(code.into()),
+        match isrc_text(&t) {
+            Ok(code) => line.isrc = Some(code),
             Err(_) => line.flags.push(LineFlag::InvalidIsrc(t.into_owned())),
         }
     }

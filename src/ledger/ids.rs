@@ -38,15 +38,7 @@ pub fn is_scientific_notation(text: &str) -> bool {
 
 /// Normalise and validate an ISRC; returns the 12-character code.
 pub fn parse_isrc(text: &str) -> Result<String, IdError> {
-    // Most ISRCs are written as the code itself: checked byte by byte, no allocation
-    // beyond the result (the same answer as below).
-    let b = text.as_bytes();
-    if b.len() == 12
-        && !text.starts_with("ISRC")
-        && b[..2].iter().all(u8::is_ascii_uppercase)
-        && b[2..5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        && b[5..].iter().all(u8::is_ascii_digit)
-    {
+    if is_canonical_isrc(text) {
         return Ok(text.to_string());
     }
     let mut s = text.trim().to_ascii_uppercase();
@@ -62,6 +54,26 @@ pub fn parse_isrc(text: &str) -> Result<String, IdError> {
             text.trim()
         )))
     }
+}
+
+/// Most ISRCs are written as the code itself: checked byte by byte (the answer
+/// [`parse_isrc`] gives them, without its normalisation).
+fn is_canonical_isrc(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 12
+        && !text.starts_with("ISRC")
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..5].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && b[5..].iter().all(u8::is_ascii_digit)
+}
+
+/// [`parse_isrc`] as a line's text: a code written as itself is interned as it stands
+/// (no text allocated on the way).
+pub fn isrc_text(text: &str) -> Result<crate::ledger::LineText, IdError> {
+    if is_canonical_isrc(text) {
+        return Ok(text.into());
+    }
+    parse_isrc(text).map(|code| code.as_str().into())
 }
 
 fn gtin_check_digit(data_digits: &[u32]) -> u32 {
@@ -156,6 +168,9 @@ mod tests {
         // Texts the byte-by-byte path sees: a plain code, and look-alikes it must leave to the
         // general path (an "ISRC" prefix, lower case, a letter among the last seven).
         assert_eq!(parse_isrc("GBBEN2400001").unwrap(), "GBBEN2400001");
+        for t in ["GBBEN2400001", "gbben2400001", "US-SM1-98-03037", "ISRC12345678", "GBBEN240000X", " GBBEN2400001"] {
+            assert_eq!(isrc_text(t).ok().map(|c| c.to_string()), parse_isrc(t).ok(), "{t}");
+        }
         assert!(parse_isrc("ISRC12345678").is_err());
         assert_eq!(parse_isrc("gbben2400001").unwrap(), "GBBEN2400001");
         assert!(parse_isrc("GBBEN240000X").is_err());

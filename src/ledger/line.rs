@@ -209,7 +209,7 @@ impl LedgerLine {
     /// An empty line of the given kind; importers fill in what the row holds.
     pub fn new(
         source: SourceRef,
-        profile: &str,
+        profile: impl Into<LineText>,
         statement_kind: StatementKind,
         line_kind: LineKind,
         currency: Currency,
