@@ -453,7 +453,9 @@ impl RowReader<'_> {
 
     /// The cell mapped to `field`, or the profile constant when the column is absent or
     /// empty. `Ok(None)` when neither holds a value.
-    fn cell(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, Cell>>, CellError> {
+    /// (Inlined: returned through memory, its large result cost more than the lookup.)
+    #[inline(always)]
+    fn cell(&self, field: usize) -> Result<Option<&Cell>, CellError> {
         let Some(slot) = self.slots.get(field) else { return Ok(None) };
         if let Some(i) = slot.column {
             let cell = self.row.cell(i);
@@ -461,16 +463,16 @@ impl RowReader<'_> {
                 return Err(self.err(field, why));
             }
             if !cell.is_empty() {
-                return Ok(Some(std::borrow::Cow::Borrowed(cell)));
+                return Ok(Some(cell));
             }
         }
-        Ok(slot.constant.as_ref().map(std::borrow::Cow::Borrowed))
+        Ok(slot.constant.as_ref())
     }
 
     /// The text of `field` (borrowed from the cell when it is text).
     fn text(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
         Ok(match self.cell(field)? {
-            Some(std::borrow::Cow::Borrowed(Cell::Text(t))) => Some(std::borrow::Cow::Borrowed(t.as_str())),
+            Some(Cell::Text(t)) => Some(std::borrow::Cow::Borrowed(t.as_str())),
             Some(c) => Some(std::borrow::Cow::Owned(c.display())),
             None => None,
         }
@@ -488,7 +490,7 @@ impl RowReader<'_> {
 
     fn decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
         let percent_field = self.slots.get(field).is_some_and(|s| s.percent);
-        match self.cell(field)?.as_deref() {
+        match self.cell(field)? {
             None => Ok(None),
             Some(Cell::Number(d)) => Ok(Some(if percent_field { *d / Decimal::ONE_HUNDRED } else { *d })),
             Some(Cell::Text(t)) => {
@@ -508,7 +510,7 @@ impl RowReader<'_> {
 
     fn date(&self, field: usize) -> Result<Option<chrono::NaiveDate>, CellError> {
         let date_1904 = self.date_1904 || self.profile.date_1904;
-        match self.cell(field)?.as_deref() {
+        match self.cell(field)? {
             None => Ok(None),
             Some(Cell::Date(d)) => Ok(Some(*d)),
             Some(Cell::Number(n)) => excel_serial_date(*n, date_1904).map(Some).map_err(|e| self.err(field, e)),
@@ -538,7 +540,7 @@ impl RowReader<'_> {
                 Period::day(d)
             }
         };
-        match self.cell(field)?.as_deref() {
+        match self.cell(field)? {
             None => Ok(None),
             Some(Cell::Text(t)) => {
                 // Periods repeat from row to row, and parsing one costs regular expressions.
