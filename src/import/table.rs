@@ -481,7 +481,7 @@ impl RowReader<'_> {
 
     /// [`RowReader::text`] as a line's text (copied once, from the cell).
     fn line_text(&self, field: usize) -> Result<Option<LineText>, CellError> {
-        Ok(self.text(field)?.map(|t| LineText::from(&t)))
+        Ok(self.text(field)?.map(|t| crate::ledger::intern(&t)))
     }
 
     fn free_text(&self, field: usize) -> Result<Option<FreeText>, CellError> {

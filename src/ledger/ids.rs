@@ -71,9 +71,9 @@ fn is_canonical_isrc(text: &str) -> bool {
 /// (no text allocated on the way).
 pub fn isrc_text(text: &str) -> Result<crate::ledger::LineText, IdError> {
     if is_canonical_isrc(text) {
-        return Ok(text.into());
+        return Ok(crate::ledger::intern(text));
     }
-    parse_isrc(text).map(|code| code.as_str().into())
+    parse_isrc(text).map(|code| crate::ledger::intern(&code))
 }
 
 fn gtin_check_digit(data_digits: &[u32]) -> u32 {

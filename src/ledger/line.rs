@@ -104,6 +104,30 @@ pub enum LineFlag {
 /// (descriptions, invoice references) are [`FreeText`] instead.
 pub type LineText = ustr::Ustr;
 
+/// `text` as a [`LineText`], through a per-thread table in front of the global one: the
+/// rows of a report repeat the same texts, and the global table takes a lock shared by
+/// every reading thread. The per-thread table is cleared when it grows past 65,536 texts
+/// (free text in a categorical column), so its memory stays bounded.
+pub fn intern(text: &str) -> LineText {
+    use std::cell::RefCell;
+    type Seen = std::collections::HashMap<Box<str>, LineText, foldhash::fast::FixedState>;
+    thread_local! {
+        static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
+    }
+    SEEN.with(|seen| {
+        if let Some(t) = seen.borrow().get(text) {
+            return *t;
+        }
+        let t = LineText::from(text);
+        let mut seen = seen.borrow_mut();
+        if seen.len() >= 1 << 16 {
+            seen.clear();
+        }
+        seen.insert(text.into(), t);
+        t
+    })
+}
+
 /// A line's free text (description, invoice reference): owned by the line (up to 24 bytes
 /// inside it without an allocation of its own), freed with it.
 pub type FreeText = compact_str::CompactString;
@@ -263,5 +287,35 @@ impl LedgerLine {
     /// Set the line's details: kept only when there is one.
     pub fn set_details(&mut self, details: LineDetails) {
         self.details = (details != LineDetails::NONE).then(|| Box::new(details));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_texts_are_the_global_ones_however_many() {
+        assert_eq!(intern("Spotify"), LineText::from("Spotify"));
+        assert_eq!(intern("Spotify"), intern("Spotify"));
+        assert_ne!(intern("Spotify"), intern("spotify"));
+        // Past the per-thread bound the table is cleared; answers stay the same.
+        let texts: Vec<String> = (0..(1 << 16) + 100).map(|i| format!("text {i}")).collect();
+        for t in &texts {
+            assert_eq!(intern(t).as_str(), t);
+        }
+        assert_eq!(intern("text 7").as_str(), "text 7");
+    }
+
+    #[test]
+    fn details_are_kept_only_when_a_line_has_some() {
+        let mut line = LedgerLine::new(SourceRef::new("f.csv", None, 2), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+        assert!(line.details.is_none() && line.details().fx_rate.is_none());
+        line.set_details(LineDetails::default());
+        assert!(line.details.is_none());
+        line.set_details(LineDetails { fx_rate: Some(Decimal::ONE), ..LineDetails::default() });
+        assert_eq!(line.details().fx_rate, Some(Decimal::ONE));
+        line.details_mut().reference = Some("INV-1".into());
+        assert_eq!(line.details().reference.as_deref(), Some("INV-1"));
     }
 }

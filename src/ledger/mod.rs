@@ -10,7 +10,7 @@ pub mod store;
 pub mod territory;
 
 pub use currency::Currency;
-pub use line::{FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, StatementKind};
+pub use line::{intern, FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, StatementKind};
 pub use period::{Period, PeriodKind};
 pub use source::SourceRef;
 pub use store::Store;
