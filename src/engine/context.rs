@@ -47,6 +47,8 @@ pub struct Ctx<'a> {
     pub source: Vec<&'a LedgerLine>,
     /// See [`Ctx::calcs`].
     calcs: std::sync::OnceLock<Vec<LineCalc>>,
+    /// See [`Ctx::statement_periods`].
+    statement_periods: std::sync::OnceLock<Vec<Period>>,
     /// The audited statement lines by their source row.
     pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>,
 }
@@ -89,6 +91,7 @@ impl<'a> Ctx<'a> {
             statement,
             source,
             calcs: std::sync::OnceLock::new(),
+            statement_periods: std::sync::OnceLock::new(),
         }
     }
 
@@ -108,12 +111,20 @@ impl<'a> Ctx<'a> {
         line.accounting_period.or(line.sale_period)
     }
 
-    /// Accounting periods of the audited statements, in order.
-    pub fn statement_periods(&self) -> Vec<Period> {
-        let mut v: Vec<Period> = self.statement.iter().filter_map(|l| Ctx::period_of(l)).collect();
-        v.sort();
-        v.dedup();
-        v
+    /// Accounting periods of the audited statements, in order (worked out once).
+    pub fn statement_periods(&self) -> &[Period] {
+        self.statement_periods.get_or_init(|| {
+            // Lines of a period come together: repeats in a row are dropped as they come.
+            let mut v: Vec<Period> = Vec::new();
+            for p in self.statement.iter().filter_map(|l| Ctx::period_of(l)) {
+                if v.last() != Some(&p) {
+                    v.push(p);
+                }
+            }
+            v.sort();
+            v.dedup();
+            v
+        })
     }
 
     /// When a period's statement (and payment) was due.

@@ -178,7 +178,7 @@ fn period_summaries(ctx: &Ctx, accounts: &[PeriodAccount], findings: &[Finding])
     let minor = ctx.contract.currency.minor_units();
     let mut out = Vec::new();
     let (mut cum_effect, mut cum_paid) = (Decimal::ZERO, Decimal::ZERO);
-    for p in ctx.statement_periods() {
+    for &p in ctx.statement_periods() {
         let reported: Decimal = ctx
             .statement
             .iter()

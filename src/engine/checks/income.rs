@@ -150,7 +150,7 @@ fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
         Some(crate::contract::Accounting::Quarter) => Period::quarter(y, (m - 1) / 3 + 1),
         Some(crate::contract::Accounting::Year) => Period::year(y),
         Some(crate::contract::Accounting::Month) => Period::month(y, m),
-        None => ctx.statement_periods().into_iter().find(|p| p.end >= month.end),
+        None => ctx.statement_periods().iter().find(|p| p.end >= month.end).copied(),
     }
     .unwrap_or(month)
 }
@@ -301,7 +301,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             periods_by_key.get(&k).and_then(|ps| ps.iter().find(|(sp, _)| sp.start <= month.start && month.end <= sp.end)).map(|&(_, i)| i)
         }
     };
-    let statement_periods: BTreeSet<Period> = ctx.statement_periods().into_iter().collect();
+    let statement_periods: BTreeSet<Period> = ctx.statement_periods().iter().copied().collect();
     let last_statement_end = statement_periods.iter().map(|p| p.end).max();
     let label_stores: HashSet<Option<&str>> = label.iter().map(|l| l.store.as_deref()).collect();
     let label_territories: HashSet<Option<&str>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code())).collect();

@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(last) = periods.last().copied() else { return };
     for (acct, tranches) in accounts.iter_mut() {
         let mut behind: Vec<Option<Period>> = vec![None; tranches.len()];
-        for p in &periods {
+        for p in periods {
             let mut amount = Decimal::ZERO;
             for l in releases.iter().filter(|l| Ctx::period_of(l) == Some(*p) && &statement_account(ctx, l.account.as_deref()) == acct) {
                 let mut left = l.amount.unwrap_or_default().abs();
