@@ -142,7 +142,13 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     // The sort keys are gathered first, files as their rank among the files' names, so that a
     // comparison reads two keys side by side, not two ledger lines.
     let mut files: Vec<&std::sync::Arc<str>> = Vec::new();
+    let mut last: Option<&std::sync::Arc<str>> = None;
     for l in &ctx.statement {
+        // Lines of a file come together: most lines are of the file just seen.
+        if last.is_some_and(|f| std::sync::Arc::ptr_eq(f, &l.source.file)) {
+            continue;
+        }
+        last = Some(&l.source.file);
         if !files.iter().any(|f| std::sync::Arc::ptr_eq(f, &l.source.file)) {
             files.push(&l.source.file);
         }
