@@ -96,16 +96,13 @@ pub fn roll_forward(ctx: &Ctx) -> Vec<PeriodAccount> {
             pa.first_ref = Some(l.source.clone());
         }
     }
-    // In (statement account, period) order.
-    let mut out: Vec<PeriodAccount> = Vec::with_capacity(groups.len());
-    let mut groups: Vec<Option<PeriodAccount>> = groups.into_iter().map(Some).collect();
-    for at in map.into_values() {
-        if let Some(mut pa) = groups.get_mut(at).and_then(Option::take) {
-            pa.closing_computed = pa.opening.unwrap_or_default() + pa.movements();
-            out.push(pa);
-        }
+    // In (statement account, period) order: each group's pair is its own (the map keeps
+    // them apart).
+    groups.sort_by(|a, b| (&a.account, a.period).cmp(&(&b.account, b.period)));
+    for pa in &mut groups {
+        pa.closing_computed = pa.opening.unwrap_or_default() + pa.movements();
     }
-    out
+    groups
 }
 
 /// The payable for a closing balance under the contract's minimum payment.
