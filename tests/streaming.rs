@@ -204,6 +204,22 @@ fn gzip_streams_too() {
     assert!(f.rows_balance());
 }
 
+/// Plain rows are summed exactly in integers; a sum that would outgrow what a Decimal holds
+/// sends its row through the full reader, which adds it with Decimal arithmetic: no row is
+/// lost and the sums are those of the in-memory path.
+#[test]
+fn sums_too_large_for_the_fast_path_are_added_as_decimals() {
+    let row = |net: &str| format!("2024-01,Spotify,Premium,US,GBBEN2400001,,Song,Bench,Stream,1,,{net},USD\n");
+    let text = format!("{HEADER}\n{}{}{}{}", row("9223372036854775807"), row("0.000000000000000001"), row("9223372036854775807"), row("2.5"));
+    let memory = in_memory(&text);
+    let rolled = streamed(&text, true);
+    same_bookkeeping(&memory, &rolled);
+    assert_eq!(rolled.lines.len(), 1);
+    assert_eq!(rolled.lines[0].rows, 4);
+    assert_eq!(sums(&memory.lines), sums(&rolled.lines));
+    assert!(rolled.lines[0].net.unwrap() > Decimal::from(18_446_744_073_709_551_616u128), "{:?}", rolled.lines[0].net);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

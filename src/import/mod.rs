@@ -10,6 +10,7 @@ pub mod dsrf;
 pub mod grid;
 pub mod memo;
 pub mod outcome;
+pub mod plain_number;
 pub mod profile;
 pub mod stream;
 pub mod table;

@@ -33,6 +33,7 @@ use rust_decimal::Decimal;
 use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
+use super::plain_number::{ExactSum, PlainNumber, plain_number};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
 use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
 use crate::ledger::{Currency, LedgerLine, LineFlag, LineKind, StatementKind, Territory};
@@ -127,6 +128,65 @@ struct ChunkOut {
     notes: Vec<String>,
     totals: Vec<TotalRow>,
     figures: FigureSums,
+    /// Figures of plain rows not yet in `figures`.
+    plain_figures: PlainFigures,
+}
+
+impl ChunkOut {
+    /// Bring the plain rows' figures into `figures` (before they are read).
+    fn fold_plain_figures(&mut self, roll: Option<&Roll<'_>>) {
+        if let Some(roll) = roll {
+            self.plain_figures.fold(&roll.controls, &mut self.figures);
+        }
+    }
+}
+
+/// Control figures of plain rows by currency: rows, and exact sums by position in
+/// [`Roll::controls`] (`touched`: one bit for each sum a row added to).
+#[derive(Default)]
+struct PlainFigures(Vec<PlainFigure>);
+
+struct PlainFigure {
+    currency: Currency,
+    rows: u64,
+    touched: u16,
+    sums: [ExactSum; ADDITIVE.len()],
+}
+
+impl PlainFigures {
+    fn add(&mut self, roll: &Roll<'_>, currency: Currency, values: &PlainValues, figures: &mut FigureSums) {
+        let at = match self.0.iter().position(|f| f.currency == currency) {
+            Some(at) => at,
+            None => {
+                self.0.push(PlainFigure { currency, rows: 0, touched: 0, sums: Default::default() });
+                self.0.len() - 1
+            }
+        };
+        let Some(f) = self.0.get_mut(at) else { return };
+        f.rows += 1;
+        for (j, (col, k)) in roll.controls.iter().enumerate() {
+            if values.present & (1 << k) != 0 {
+                let n = values.numbers[*k];
+                match f.sums[j].plus(n) {
+                    Some(sum) => f.sums[j] = sum,
+                    // A sum beyond what a Decimal holds: this value goes in as a Decimal.
+                    None => figures.add(Some(currency), *col, n.to_decimal()),
+                }
+                f.touched |= 1 << j;
+            }
+        }
+    }
+
+    fn fold(&mut self, controls: &[(usize, usize)], figures: &mut FigureSums) {
+        for f in self.0.drain(..) {
+            figures.add(Some(f.currency), ROWS, Decimal::from(f.rows));
+            for (j, (col, _)) in controls.iter().enumerate() {
+                if f.touched & (1 << j) != 0 {
+                    figures.add(Some(f.currency), *col, f.sums[j].to_decimal());
+                }
+            }
+        }
+    }
 }
 
 /// A chunk's result and its place in the file.
@@ -146,7 +206,8 @@ struct Roll<'a> {
     key_columns: Vec<usize>,
     /// The territory column, replaced in the key by its group.
     territory: Option<(usize, &'a super::TerritoryGroups)>,
-    /// (field index in [`ADDITIVE`], column).
+    /// (field index in [`ADDITIVE`], column); a plain row's values and an entry's sums
+    /// are kept by position in this list.
     additive: Vec<(usize, usize)>,
     /// Additive fields an empty cell cannot simply leave out (required, or with a constant).
     additive_strict: Vec<bool>,
@@ -190,7 +251,15 @@ struct PendingRow {
     key: std::ops::Range<usize>,
     /// The line's text in the chunk (without its line end).
     line: std::ops::Range<usize>,
-    values: [Option<Decimal>; 9],
+    values: PlainValues,
+}
+
+/// A plain row's additive values by position in [`Roll::additive`] (`present`: one bit for
+/// each non-empty cell).
+#[derive(Clone, Copy, Default)]
+struct PlainValues {
+    numbers: [PlainNumber; ADDITIVE.len()],
+    present: u16,
 }
 
 /// Plain rows gathered before they are added under one lock.
@@ -216,10 +285,11 @@ struct Entry {
     /// The line's first row (rows before it take the full reader, which re-describes the line).
     first_row: u64,
     currency: Currency,
-    /// Plain rows added, and their sums by [`ADDITIVE`] field (those with a bit in `present`).
+    /// Plain rows added, and their exact sums by position in [`Roll::additive`] (those with
+    /// a bit in `present`).
     rows: u64,
     present: u16,
-    sums: [Decimal; 9],
+    sums: [ExactSum; ADDITIVE.len()],
 }
 
 /// A raw key: inline when short (most keys), on the heap when not.
@@ -296,22 +366,26 @@ impl Table {
 
     /// Add a plain row to the line of its key; its currency, or `None` when the row needs
     /// the full reader (no line yet, a careful key, a row before the line's first).
-    fn add(&mut self, roll: &Roll<'_>, hash: u64, key: &[u8], number: u64, values: &[Option<Decimal>; 9]) -> Option<Currency> {
+    fn add(&mut self, roll: &Roll<'_>, hash: u64, key: &[u8], number: u64, values: &PlainValues) -> Option<Currency> {
         let at = self.find(hash, key)?;
         self.add_at(roll, at, number, values)
     }
 
-    fn add_at(&mut self, roll: &Roll<'_>, at: usize, number: u64, values: &[Option<Decimal>; 9]) -> Option<Currency> {
+    /// (Also `None` when a sum would grow beyond what a Decimal holds: the full reader then
+    /// adds the row to the line with Decimal arithmetic.)
+    fn add_at(&mut self, roll: &Roll<'_>, at: usize, number: u64, values: &PlainValues) -> Option<Currency> {
         let e = self.entries.get_mut(at)?;
         if e.careful || number < e.first_row {
             return None;
         }
-        for (field, _) in &roll.additive {
-            if let Some(v) = values[*field] {
-                e.sums[*field] += v;
-                e.present |= 1 << *field;
+        let mut sums = e.sums;
+        for (k, sum) in sums.iter_mut().enumerate().take(roll.additive.len()) {
+            if values.present & (1 << k) != 0 {
+                *sum = sum.plus(values.numbers[k])?;
             }
         }
+        e.sums = sums;
+        e.present |= values.present;
         e.rows += 1;
         Some(e.currency)
     }
@@ -338,14 +412,14 @@ impl Table {
         index[at] = (hash >> 32) << 32 | (position as u64 + 1);
     }
 
-    /// The lines with the plain rows' sums added in.
-    fn into_lines(self) -> Vec<LedgerLine> {
+    /// The lines with the plain rows' sums added in (`additive` as in [`Roll::additive`]).
+    fn into_lines(self, additive: &[(usize, usize)]) -> Vec<LedgerLine> {
         let mut lines = self.lines;
         for (e, line) in self.entries.iter().zip(lines.iter_mut()) {
             let mut v: [Option<Decimal>; 9] = [None; 9];
-            for (k, s) in e.sums.iter().enumerate() {
+            for (k, (field, _)) in additive.iter().enumerate() {
                 if e.present & (1 << k) != 0 {
-                    v[k] = Some(*s);
+                    v[*field] = Some(e.sums[k].to_decimal());
                 }
             }
             add_values(line, &v);
@@ -384,68 +458,7 @@ fn add_values(l: &mut LedgerLine, v: &[Option<Decimal>; 9]) {
     }
 }
 
-/// A number written plainly (`-123.4500`, with the profile's decimal separator): the value
-/// [`super::cells::parse_decimal`] gives it. `None` for anything else (the full reader decides).
-pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
-    let (negative, digits) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    // Up to 19 digits add up in a u64 (cheaper than i128 arithmetic); then in the i128.
-    let mut small: u64 = 0;
-    let mut mantissa: i128 = 0;
-    let mut scale: Option<u32> = None;
-    let mut count = 0u32;
-    for &b in digits {
-        if b.is_ascii_digit() {
-            if count == 28 {
-                // More than 28 digits: left to the full reader (and no overflow here).
-                return None;
-            }
-            if count < 19 {
-                small = small * 10 + u64::from(b - b'0');
-            } else {
-                if count == 19 {
-                    mantissa = i128::from(small);
-                }
-                mantissa = mantissa * 10 + i128::from(b - b'0');
-            }
-            count += 1;
-            if let Some(s) = scale.as_mut() {
-                *s += 1;
-            }
-        } else if b == decimal && scale.is_none() {
-            scale = Some(0);
-        } else {
-            return None;
-        }
-    }
-    // "1." and ".5" and "-" are left to the full reader (as are more than 28 digits,
-    // above); 28 digits always fit exactly.
-    if count == 0 || scale == Some(0) || digits.first() == Some(&decimal) {
-        return None;
-    }
-    if count <= 19 {
-        mantissa = i128::from(small);
-    }
-    let mut d = Decimal::try_from_i128_with_scale(mantissa, scale.unwrap_or(0)).ok()?;
-    if negative {
-        d.set_sign_negative(true);
-    }
-    Some(d)
-}
-
 impl Roll<'_> {
-    /// Count a plain row added to a line of `currency` in the chunk's control figures.
-    fn add_figures(&self, figures: &mut FigureSums, currency: Currency, values: &[Option<Decimal>; 9]) {
-        figures.add(Some(currency), ROWS, Decimal::ONE);
-        for (col, k) in &self.controls {
-            if let Some(v) = values[self.additive[*k].0] {
-                figures.add(Some(currency), *col, v);
-            }
-        }
-    }
-
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -524,7 +537,7 @@ impl Plan<'_> {
             }
             if let (Some(roll), ChunkRow::Fields { fields, bytes, .. }) = (&self.roll, &row) {
                 let start = pending.keys.len();
-                let mut values = [None; 9];
+                let mut values = PlainValues::default();
                 if let Some(hash) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut values, &mut territories) {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, values });
@@ -551,12 +564,12 @@ impl Plan<'_> {
                     {
                         let fields: Vec<&str> = record.iter().collect();
                         let bytes = record.as_byte_record().as_slice().len();
-                        let mut values = [None; 9];
+                        let mut values = PlainValues::default();
                         key.clear();
                         if let Some(hash) = self.plain(roll, &fields, bytes, &mut key, &mut values, &mut territories) {
                             let found = roll.table.lock().ok().and_then(|mut t| t.add(roll, hash, &key, number, &values));
                             if let Some(currency) = found {
-                                roll.add_figures(&mut out.figures, currency, &values);
+                                out.plain_figures.add(roll, currency, &values, &mut out.figures);
                                 return;
                             }
                         }
@@ -569,6 +582,7 @@ impl Plan<'_> {
         if let Some(roll) = &self.roll {
             self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
         }
+        out.fold_plain_figures(self.roll.as_ref());
         Ok(out)
     }
 
@@ -580,7 +594,7 @@ impl Plan<'_> {
         record: &[&str],
         bytes: usize,
         key: &mut Vec<u8>,
-        values: &mut [Option<Decimal>; 9],
+        values: &mut PlainValues,
         territories: &mut Territories,
     ) -> Option<u64> {
         if record.len() > self.reader.header_width || bytes > MAX_CELL_BYTES {
@@ -604,16 +618,16 @@ impl Plan<'_> {
         if non_empty < 2 {
             return None;
         }
-        for (k, (field, col)) in roll.additive.iter().enumerate() {
+        for (k, (_, col)) in roll.additive.iter().enumerate() {
             let text = record.get(*col).copied().unwrap_or("");
-            values[*field] = if text.is_empty() {
+            if text.is_empty() {
                 if roll.additive_strict[k] {
                     return None;
                 }
-                None
             } else {
-                Some(plain_decimal(text.as_bytes(), roll.decimal)?)
-            };
+                values.numbers[k] = plain_number(text.as_bytes(), roll.decimal)?;
+                values.present |= 1 << k;
+            }
         }
         if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| t.trim().is_empty())) {
             return None;
@@ -646,7 +660,7 @@ impl Plan<'_> {
         }
         for (row, added) in pending.rows.iter().zip(added) {
             match added {
-                Some(currency) => roll.add_figures(&mut out.figures, currency, &row.values),
+                Some(currency) => out.plain_figures.add(roll, currency, &row.values, &mut out.figures),
                 None => {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
@@ -665,6 +679,7 @@ impl Plan<'_> {
         match self.reader.read(row) {
             RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
             RowOutcome::Total(is_total) => {
+                out.fold_plain_figures(self.roll.as_ref());
                 out.totals.push(TotalRow { row: row.clone(), is_total, before: out.figures.clone() });
                 let reason = if is_total { "total row" } else { "subtotal row" };
                 out.nondata.push(NonData { source, reason: reason.into() });
@@ -730,7 +745,7 @@ impl Plan<'_> {
                     currency: line.currency,
                     rows: 0,
                     present: 0,
-                    sums: [Decimal::ZERO; 9],
+                    sums: Default::default(),
                 };
                 map.insert(entry, line);
             }
@@ -1024,7 +1039,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         }
         // Lines are large: the rolled-up lines are kept where they are when they are all
         // the file's lines, else moved once.
-        let rolled = table.into_lines();
+        let rolled = table.into_lines(&roll.additive);
         if out.lines.is_empty() {
             out.lines = rolled;
         } else {
@@ -1143,19 +1158,6 @@ pub fn sales_kinds(audited: StatementKind) -> Vec<StatementKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::cells::{NumberFormat, parse_decimal};
-
-    #[test]
-    fn plain_decimals_agree_with_the_full_parser() {
-        for s in ["0", "12", "-3.5", "0.0000000001", "007", "123456789012345678.0123456789", "-0", "9999999999999999999", "10000000000000000000", "1234567890123456789012345678", "-123456789.0123456789012"] {
-            assert_eq!(plain_decimal(s.as_bytes(), b'.'), Some(parse_decimal(s, NumberFormat::default()).unwrap()), "{s}");
-        }
-        for s in ["", "-", "1.", ".5", "+1", "1,000", " 1", "1e5", "1.2.3", "$1", "12%", "12345678901234567890123456789", "1234567890123456789012345678901234567890123"] {
-            assert_eq!(plain_decimal(s.as_bytes(), b'.'), None, "{s}");
-        }
-        assert_eq!(plain_decimal(b"1234,5", b','), Some(Decimal::new(12345, 1)));
-        assert_eq!(plain_decimal(b"1.234", b','), None);
-    }
 
     #[test]
     fn sort_by_row_orders_lines_and_keeps_them_whole() {
@@ -1184,7 +1186,7 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             let line = LedgerLine::new(SourceRef::new("f.csv", None, i as u64), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
             let hash = hasher.hash_one(&k[..]);
-            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency, rows: 0, present: 0, sums: [Decimal::ZERO; 9] };
+            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency, rows: 0, present: 0, sums: Default::default() };
             table.insert(entry, line);
         }
         assert!(table.index.len() >= 2 * keys.len(), "at most half full");

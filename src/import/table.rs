@@ -496,7 +496,7 @@ impl RowReader<'_> {
             Some(Cell::Text(t)) => {
                 // Plainly written numbers (the bulk of large files) skip the general parser.
                 let sep = if self.profile.number_format.decimal == ',' { b',' } else { b'.' };
-                if let Some(d) = super::stream::plain_decimal(t.as_bytes(), sep) {
+                if let Some(d) = super::plain_number::plain_decimal(t.as_bytes(), sep) {
                     return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
                 }
                 let has_percent = t.trim_end().ends_with('%');
@@ -581,7 +581,7 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
         .iter()
         .filter_map(|(_, col)| match row.cell(*col) {
             Cell::Number(d) => Some((*col, *d)),
-            Cell::Text(t) if !t.trim().is_empty() => super::stream::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
+            Cell::Text(t) if !t.trim().is_empty() => super::plain_number::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
                 .or_else(|| parse_decimal(t, profile.number_format).ok())
                 .map(|d| (*col, d)),
             _ => None,

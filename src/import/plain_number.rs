@@ -1,0 +1,227 @@
+//! Numbers written plainly (`-123.4500`) and their exact running sums.
+//!
+//! The streaming path adds up the money columns of millions of rows. Each cell is parsed by
+//! [`plain_number`] into an integer mantissa and a scale, and added into an [`ExactSum`]:
+//! an `i128` mantissa at the largest scale added so far. That is what `rust_decimal`
+//! addition gives (the exact sum, at the larger scale of the two) for as long as the sum
+//! fits a `Decimal`'s 96-bit mantissa, at a fraction of the cost (no scale alignment of
+//! 96-bit numbers on every row). A sum that would no longer fit is refused, and the caller
+//! adds that row with `Decimal` arithmetic instead, so nothing is ever rounded here.
+
+use rust_decimal::Decimal;
+
+/// A plain number whose digits fit an `i64` (any 18 digits do), with at most
+/// [`MAX_SCALE`] decimals: `mantissa / 10^scale`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlainNumber {
+    pub mantissa: i64,
+    pub scale: u8,
+}
+
+/// Decimals a [`PlainNumber`] holds; numbers with more are left to the full reader.
+const MAX_SCALE: usize = 18;
+
+/// Powers of ten up to 10^18 (scales of plain numbers differ by at most 18).
+const POW10: [i128; 19] = {
+    let mut p = [1i128; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// A number written plainly (`-123.4500`, with the profile's decimal separator) that fits a
+/// [`PlainNumber`]: the value [`super::cells::parse_decimal`] gives it. `None` for
+/// anything else (the full reader decides): signs other than a leading `-`, separators,
+/// symbols, spaces, exponents, `1.`, `.5`, `-`, more digits or decimals.
+pub fn plain_number(s: &[u8], decimal: u8) -> Option<PlainNumber> {
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: i64 = 0;
+    let mut point: Option<usize> = None;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa.checked_mul(10)?.checked_add(i64::from(d))?;
+        } else if b == decimal && point.is_none() && i > 0 {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let scale = match point {
+        // "1." is left to the full reader.
+        Some(p) if p + 1 == digits.len() => return None,
+        Some(p) => digits.len() - p - 1,
+        None if digits.is_empty() => return None,
+        None => 0,
+    };
+    if scale > MAX_SCALE {
+        return None;
+    }
+    Some(PlainNumber { mantissa: if negative { -mantissa } else { mantissa }, scale: scale as u8 })
+}
+
+impl PlainNumber {
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.mantissa, u32::from(self.scale))
+    }
+}
+
+/// An exact running sum of plain numbers (see the module's note): a mantissa of up to 95
+/// bits and sign (`hi`, `lo`) and its scale, in 16 bytes (sums are kept for every key of a
+/// large file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExactSum {
+    lo: u64,
+    hi: i32,
+    scale: u8,
+}
+
+/// Largest magnitude of an [`ExactSum`]'s mantissa plus one (a `Decimal` holds 96 bits; a
+/// sum this large is refused a little earlier, and added with `Decimal` arithmetic).
+const SUM_LIMIT: u128 = 1 << 95;
+
+impl ExactSum {
+    fn mantissa(self) -> i128 {
+        (i128::from(self.hi) << 64) | i128::from(self.lo)
+    }
+
+    /// The sum with `n` added; `None` when it would not fit (then add `n` with `Decimal`
+    /// arithmetic elsewhere: this sum is left as it was).
+    #[inline]
+    pub fn plus(self, n: PlainNumber) -> Option<ExactSum> {
+        let (mut m, mut scale) = (self.mantissa(), self.scale);
+        let mut add = i128::from(n.mantissa);
+        if n.scale > scale {
+            m = m.checked_mul(POW10[usize::from(n.scale - scale)])?;
+            scale = n.scale;
+        } else if n.scale < scale {
+            // At most 2^63 · 10^18 < 2^124: no overflow.
+            add *= POW10[usize::from(scale - n.scale)];
+        }
+        let m = m.checked_add(add)?;
+        (m.unsigned_abs() < SUM_LIMIT).then_some(ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale })
+    }
+
+    pub fn to_decimal(self) -> Decimal {
+        // Within 95 bits and at a scale of at most 18 by construction.
+        Decimal::try_from_i128_with_scale(self.mantissa(), u32::from(self.scale)).unwrap_or_default()
+    }
+}
+
+/// A number written plainly, as [`plain_number`] reads it but with up to 28 digits (all a
+/// `Decimal` holds exactly): the value [`super::cells::parse_decimal`] gives it.
+pub fn plain_decimal(s: &[u8], decimal: u8) -> Option<Decimal> {
+    if let Some(n) = plain_number(s, decimal) {
+        let mut d = n.to_decimal();
+        // "-0" and "-0.00" keep their sign, as the full parser's do.
+        if n.mantissa == 0 && s.first() == Some(&b'-') {
+            d.set_sign_negative(true);
+        }
+        return Some(d);
+    }
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: i128 = 0;
+    let mut scale: Option<u32> = None;
+    let mut count = 0u32;
+    for &b in digits {
+        if b.is_ascii_digit() {
+            if count == 28 {
+                // More than 28 digits: left to the full reader (and no overflow here).
+                return None;
+            }
+            mantissa = mantissa * 10 + i128::from(b - b'0');
+            count += 1;
+            if let Some(s) = scale.as_mut() {
+                *s += 1;
+            }
+        } else if b == decimal && scale.is_none() {
+            scale = Some(0);
+        } else {
+            return None;
+        }
+    }
+    // "1." and ".5" and "-" are left to the full reader; 28 digits always fit exactly.
+    if count == 0 || scale == Some(0) || digits.first() == Some(&decimal) {
+        return None;
+    }
+    let mut d = Decimal::try_from_i128_with_scale(mantissa, scale.unwrap_or(0)).ok()?;
+    if negative {
+        d.set_sign_negative(true);
+    }
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::cells::{NumberFormat, parse_decimal};
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_decimals_agree_with_the_full_parser() {
+        for s in ["0", "12", "-3.5", "0.0000000001", "007", "123456789012345678.0123456789", "-0", "9999999999999999999", "10000000000000000000", "1234567890123456789012345678", "-123456789.0123456789012"] {
+            assert_eq!(plain_decimal(s.as_bytes(), b'.'), Some(parse_decimal(s, NumberFormat::default()).unwrap()), "{s}");
+        }
+        for s in ["", "-", "1.", ".5", "-.5", "+1", "1,000", " 1", "1e5", "1.2.3", "$1", "12%", "12345678901234567890123456789", "1234567890123456789012345678901234567890123"] {
+            assert_eq!(plain_decimal(s.as_bytes(), b'.'), None, "{s}");
+        }
+        assert_eq!(plain_decimal(b"1234,5", b','), Some(Decimal::new(12345, 1)));
+        assert_eq!(plain_decimal(b"1.234", b','), None);
+    }
+
+    #[test]
+    fn plain_numbers_hold_what_fits_an_i64_with_up_to_eighteen_decimals() {
+        assert_eq!(plain_number(b"123456789012345678", b'.'), Some(PlainNumber { mantissa: 123456789012345678, scale: 0 }));
+        assert_eq!(plain_number(b"-12345678.9012345678", b'.'), Some(PlainNumber { mantissa: -123456789012345678, scale: 10 }));
+        assert_eq!(plain_number(b"0.000000000000000001", b'.'), Some(PlainNumber { mantissa: 1, scale: 18 }));
+        assert_eq!(plain_number(b"9223372036854775807", b'.'), Some(PlainNumber { mantissa: i64::MAX, scale: 0 }));
+        assert_eq!(plain_number(b"9223372036854775808", b'.'), None);
+        assert_eq!(plain_number(b"0.0000000000000000001", b'.'), None);
+        for s in ["", "-", "1.", ".5", "-.5", "+1", "1,000", "1e5", "1.2.3", " 1", "1 "] {
+            assert_eq!(plain_number(s.as_bytes(), b'.'), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_sum_that_would_not_fit_is_refused() {
+        let at = |m: i128, scale: u8| ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale };
+        let top = (SUM_LIMIT - 1) as i128;
+        assert_eq!(at(top, 0).plus(PlainNumber { mantissa: 1, scale: 0 }), None);
+        assert_eq!(at(top, 0).plus(PlainNumber { mantissa: 1, scale: 1 }), None, "rescaling past the limit is refused");
+        assert_eq!(at(top, 0).plus(PlainNumber { mantissa: -1, scale: 0 }).map(ExactSum::to_decimal), Some(Decimal::from_i128_with_scale(top - 1, 0)));
+        assert_eq!(at(-top, 0).plus(PlainNumber { mantissa: -1, scale: 0 }), None);
+        assert_eq!(at(-top, 3).plus(PlainNumber { mantissa: 1, scale: 0 }).map(ExactSum::to_decimal), Some(Decimal::from_i128_with_scale(-top + 1000, 3)));
+        assert_eq!(std::mem::size_of::<ExactSum>(), 16);
+    }
+
+    proptest! {
+        /// Parsing agrees with the full parser, and summing with Decimal addition (value and
+        /// scale), whatever the numbers and their order (sums within a Decimal's range).
+        #[test]
+        fn sums_agree_with_decimal_addition(numbers in proptest::collection::vec((-999_999_999_999i64..=999_999_999_999, 0u32..=12), 0..40)) {
+            let mut exact = ExactSum::default();
+            let mut dec = Decimal::ZERO;
+            for (m, scale) in numbers {
+                let text = Decimal::new(m, scale).to_string();
+                let n = plain_number(text.as_bytes(), b'.');
+                let parsed = parse_decimal(&text, NumberFormat::default()).unwrap();
+                prop_assert_eq!(n.map(PlainNumber::to_decimal), Some(parsed), "{}", text);
+                let n = n.unwrap();
+                exact = exact.plus(n).unwrap();
+                dec += parsed;
+                let got = exact.to_decimal();
+                prop_assert_eq!(got, dec);
+                prop_assert_eq!(got.scale(), dec.scale());
+            }
+        }
+    }
+}
