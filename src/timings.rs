@@ -1,6 +1,8 @@
 //! Stage timings for performance work: with `ROYALTY_AUDIT_TIMINGS=1` in the environment,
-//! each timed stage prints its wall time to standard error when it ends, with the
-//! process's resident and peak memory then (Linux). Outputs are unchanged either way.
+//! each timed stage prints its wall time to standard error when it ends, the cores it kept
+//! busy on average (the process's CPU time over the stage's wall time: 2.0 is both cores of
+//! a two-core machine), and the process's resident and peak memory then (Linux). Outputs
+//! are unchanged either way.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -13,19 +15,36 @@ fn enabled() -> bool {
 /// A stage being timed; prints `stage: N ms` when dropped (if timings are on).
 pub struct Stage {
     name: &'static str,
-    start: Option<Instant>,
+    start: Option<(Instant, Option<f64>)>,
 }
 
 pub fn stage(name: &'static str) -> Stage {
-    Stage { name, start: enabled().then(Instant::now) }
+    Stage { name, start: enabled().then(|| (Instant::now(), cpu_seconds())) }
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        if let Some(s) = self.start {
-            eprintln!("timing: {:<28} {:>9.1} ms{}", self.name, s.elapsed().as_secs_f64() * 1000.0, memory());
+        if let Some((s, cpu)) = self.start {
+            let wall = s.elapsed().as_secs_f64();
+            let cores = match (cpu, cpu_seconds()) {
+                (Some(a), Some(b)) if wall > 0.0 => format!("{:>5.2}", (b - a) / wall),
+                _ => "    ?".to_string(),
+            };
+            eprintln!("timing: {:<28} {:>9.1} ms   cores {cores}{}", self.name, wall * 1000.0, memory());
         }
     }
+}
+
+/// The process's user and system CPU time so far, from /proc/self/stat (in clock ticks of
+/// 1/100 s, Linux's USER_HZ).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
 }
 
 /// `  rss N MiB, peak N MiB` from /proc/self/status, or nothing where it cannot be read.

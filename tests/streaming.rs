@@ -83,9 +83,13 @@ fn options(roll: bool) -> ImportOptions {
 }
 
 fn streamed(text: &str, roll: bool) -> FileImport {
+    streamed_bytes(text.as_bytes(), roll)
+}
+
+fn streamed_bytes(bytes: &[u8], roll: bool) -> FileImport {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.csv");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, bytes).unwrap();
     let mut v = import_path(&path, &options(roll)).unwrap();
     assert_eq!(v.len(), 1);
     let mut f = v.remove(0);
@@ -202,6 +206,41 @@ fn gzip_streams_too() {
     let f = import_path(Path::new(&path), &options(true)).unwrap().remove(0);
     assert_eq!(sums(&f.lines), sums(&in_memory(&text).lines));
     assert!(f.rows_balance());
+}
+
+/// UTF-16 is decoded as it is read; UTF-8 is checked by the workers, chunk by chunk: BOMs
+/// of concatenated exports removed and counted, bytes that are not UTF-8 replaced.
+#[test]
+fn encodings_stream_like_they_read_in_memory() {
+    let text = report(5, 150, false);
+    let second = report(6, 40, false);
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let concatenated = format!("\u{feff}{text}\u{feff}{}", second.lines().skip(3).collect::<Vec<_>>().join("\n"));
+    for (what, bytes) in [("utf-16le", utf16), ("utf-8, BOM repeated", concatenated.into_bytes())] {
+        let o = ImportOptions::new(load_profiles(None).unwrap(), None);
+        let memory = import_bytes("report.csv", bytes.clone(), &o).unwrap().remove(0);
+        for roll in [false, true] {
+            let f = streamed_bytes(&bytes, roll);
+            same_bookkeeping(&memory, &f);
+            if roll {
+                assert_eq!(sums(&memory.lines), sums(&f.lines), "{what}");
+            } else {
+                assert_eq!(memory.lines, f.lines, "{what}");
+            }
+            let bom_notes = |f: &FileImport| f.notes.iter().filter(|n| n.contains("byte-order mark")).cloned().collect::<Vec<_>>();
+            assert_eq!(bom_notes(&f), bom_notes(&memory), "{what}");
+        }
+    }
+    // A byte that is not UTF-8 after the first megabyte (the encoding is told from the
+    // start of the file): replaced, and the row kept.
+    let mut long = report(9, 14_000, false).into_bytes();
+    assert!(long.len() > 1 << 20);
+    let at = long.len() - 200 + memchr::memmem::find(&long[long.len() - 200..], b"Bench").unwrap();
+    long[at] = 0xFF;
+    let f = streamed_bytes(&long, false);
+    assert!(f.rows_balance());
+    assert!(f.lines.iter().any(|l| l.artist.as_deref().is_some_and(|a| a.contains('\u{fffd}'))));
 }
 
 /// Plain rows are summed exactly in integers; a sum that would outgrow what a Decimal holds

@@ -14,6 +14,7 @@ pub mod plain_number;
 pub mod profile;
 pub mod stream;
 pub mod table;
+pub mod text_chunks;
 pub mod workbook;
 
 use std::io::Read;

@@ -34,6 +34,7 @@ use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
 use super::plain_number::{ExactSum, PlainNumber, plain_number};
+use super::text_chunks::{READ_BYTES, TextSource, chunk_text, line_ends, read_head, split_off_front};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
 use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
 use crate::ledger::{Currency, LedgerLine, LineFlag, LineKind, StatementKind, Territory};
@@ -130,6 +131,8 @@ struct ChunkOut {
     figures: FigureSums,
     /// Figures of plain rows not yet in `figures`.
     plain_figures: PlainFigures,
+    /// Byte-order marks removed from the chunk's text.
+    inner_boms: usize,
 }
 
 impl ChunkOut {
@@ -769,60 +772,10 @@ impl Plan<'_> {
     }
 }
 
-/// Positions just after each line end outside double quotes (the text starts outside quotes).
-fn line_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
-    let mut in_quotes = false;
-    memchr::memchr2_iter(b'"', b'\n', text.as_bytes()).filter_map(move |i| {
-        if text.as_bytes()[i] == b'"' {
-            in_quotes = !in_quotes;
-            None
-        } else {
-            (!in_quotes).then_some(i + 1)
-        }
-    })
-}
-
-/// Raw bytes decoded per read.
-const READ_BYTES: u64 = 1 << 20;
-
-/// A streaming text decoder over a reader.
-struct TextSource<R: Read> {
-    reader: R,
-    decoder: encoding_rs::Decoder,
-    raw: Vec<u8>,
-    done: bool,
-    inner_boms: usize,
-}
-
-impl<R: Read> TextSource<R> {
-    /// Decode more text onto `into`; false at the end of the input.
-    fn more(&mut self, into: &mut String) -> Result<bool, String> {
-        if self.done {
-            return Ok(false);
-        }
-        self.raw.clear();
-        let n = (&mut self.reader).take(READ_BYTES).read_to_end(&mut self.raw).map_err(|e| e.to_string())?;
-        let last = (n as u64) < READ_BYTES;
-        let start = into.len();
-        into.reserve(self.decoder.max_utf8_buffer_length(n).unwrap_or(n * 3));
-        let (_result, _read, _had_errors) = self.decoder.decode_to_string(&self.raw, into, last);
-        self.inner_boms += super::decode::strip_inner_boms(into, start);
-        self.done = last;
-        Ok(true)
-    }
-}
-
-/// The first `READ_BYTES` of `input`.
-fn read_head(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::new();
-    input.take(READ_BYTES).read_to_end(&mut head)?;
-    Ok(head)
-}
-
 /// The text of `head` up to its last whole record, read as a grid: for profile detection.
 fn head_grid(head: &str, encoding: &'static Encoding) -> Result<Grid, String> {
     let delimiter = sniff_delimiter(head);
-    let end = line_ends(head).last().unwrap_or(head.len());
+    let end = line_ends(head.as_bytes()).last().unwrap_or(head.len());
     let sheet = super::delimited::read_text(&head[..end], Some(delimiter))?;
     Ok(Grid { sheets: vec![sheet], hidden_sheets: Vec::new(), encoding: Some(encoding.name()), delimiter: Some(delimiter), notes: Vec::new() })
 }
@@ -852,25 +805,20 @@ fn profile_for<'a>(name: &str, grid: &Grid, opts: &'a ImportOptions) -> Result<&
 pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOptions) -> Result<FileImport, Declined> {
     let first = read_head(&mut input).map_err(|e| e.to_string())?;
     let (encoding, bom) = super::decode::sniff(&first, (first.len() as u64) < READ_BYTES);
-    let mut source = TextSource {
-        reader: std::io::Cursor::new(first).chain(input),
-        decoder: encoding.new_decoder_without_bom_handling(),
-        raw: Vec::new(),
-        done: false,
-        inner_boms: 0,
-    };
-    // Skip the BOM.
-    std::io::copy(&mut (&mut source.reader).take(bom as u64), &mut std::io::sink()).map_err(|e| e.to_string())?;
-    let mut pending = String::new();
+    let mut source = TextSource::new(std::io::Cursor::new(first).chain(input), encoding);
+    source.skip(bom as u64)?;
+    let mut pending: Vec<u8> = Vec::new();
     while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
-    if pending.contains('\r') && !pending.contains('\n') {
+    let head = chunk_text(&pending).0;
+    if head.contains('\r') && !head.contains('\n') {
         return Err(Declined::NotStreamable);
     }
-    if super::dsrf::looks_like_dsrf(&pending) {
+    if super::dsrf::looks_like_dsrf(&head) {
         return Err(Declined::NotStreamable);
     }
     // Header and profile from the first chunk.
-    let grid = head_grid(&pending, encoding)?;
+    let grid = head_grid(&head, encoding)?;
+    drop(head);
     let delimiter = grid.delimiter.unwrap_or(b',');
     let profile = profile_for(name, &grid, opts)?;
     let sheet = &grid.sheets[0];
@@ -890,11 +838,11 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         roll,
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, String)>(threads * 2);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, Vec<u8>)>(threads * 2);
     let chunk_rx = Mutex::new(chunk_rx);
     // Chunk buffers go back to the reader once read: fresh 4 MiB buffers would each be
     // zeroed page by page by the kernel.
-    let (spare_tx, spare_rx) = mpsc::channel::<String>();
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
     // Bounded, so that workers wait when results are consumed slower than produced (a
     // ledger being written out): memory stays within the chunks in flight.
     let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Result<ChunkOut, String>)>(threads * 2);
@@ -941,12 +889,17 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((index, first_line, text)) = next else { return };
+                    let Ok((index, first_line, bytes)) = next else { return };
                     // A bug in a worker must not leave the reader waiting for it: the
                     // chunk fails with an error, and so does the import.
-                    let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.chunk(&text, first_line)))
-                        .unwrap_or_else(|_| Err(format!("line {first_line}: internal error while reading this part of the file")));
-                    let _ = spare_tx.send(text);
+                    let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let (text, inner_boms) = chunk_text(&bytes);
+                        let mut out = plan.chunk(&text, first_line)?;
+                        out.inner_boms = inner_boms;
+                        Ok(out)
+                    }))
+                    .unwrap_or_else(|_| Err(format!("line {first_line}: internal error while reading this part of the file")));
+                    let _ = spare_tx.send(bytes);
                     if out_tx.send((index, chunk)).is_err() {
                         return;
                     }
@@ -961,23 +914,24 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             if failed.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
-            while pending.len() < opts.chunk_bytes.max(1) && source.more(&mut pending)? {}
+            // A chunk is read up to its size, then cut after its last line end (outside
+            // quotes): the next chunk starts with the few bytes after it.
+            source.fill(&mut pending, opts.chunk_bytes.max(1))?;
             if pending.is_empty() {
                 break;
             }
-            let cut = line_ends(&pending).find(|e| *e >= opts.chunk_bytes);
+            let cut = if source.done { Some(pending.len()) } else { line_ends(&pending).last() };
             let text = match cut {
-                Some(cut) if cut < pending.len() || source.done => split_off_front(&mut pending, cut, spare_rx.try_recv().unwrap_or_default()),
-                _ if source.done => std::mem::take(&mut pending),
+                Some(cut) => split_off_front(&mut pending, cut, spare_rx.try_recv().unwrap_or_default()),
                 None if pending.len() > MAX_PENDING_BYTES => {
                     return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
                 }
-                _ => {
+                None => {
                     source.more(&mut pending)?;
                     continue;
                 }
             };
-            let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64;
+            let lines = memchr::memchr_iter(b'\n', &text).count() as u64;
             if chunk_tx.send((index, first_line, text)).is_err() {
                 break;
             }
@@ -1007,8 +961,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         spilled,
         ..Default::default()
     };
-    if source.inner_boms > 0 {
-        out.notes.push(format!("{} byte-order mark(s) inside the file removed (concatenated exports)", source.inner_boms));
+    let inner_boms = source.inner_boms + chunks.iter().filter_map(|(_, c)| c.as_ref().ok()).map(|c| c.inner_boms).sum::<usize>();
+    if inner_boms > 0 {
+        out.notes.push(format!("{inner_boms} byte-order mark(s) inside the file removed (concatenated exports)"));
     }
     out.lines.reserve_exact(chunks.iter().filter_map(|(_, c)| c.as_ref().ok()).map(|c| c.lines.len()).sum());
     let mut before = FigureSums::default();
@@ -1077,14 +1032,6 @@ fn sort_by_row(lines: &mut [LedgerLine]) {
         }
         order[cur] = cur;
     }
-}
-
-/// The text before `at`, in `s`'s buffer; `s` keeps the rest, in `spare`'s buffer.
-fn split_off_front(s: &mut String, at: usize, mut spare: String) -> String {
-    spare.clear();
-    spare.push_str(&s[at..]);
-    s.truncate(at);
-    std::mem::replace(s, spare)
 }
 
 fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> {
@@ -1202,14 +1149,5 @@ mod tests {
         assert!(found.iter().all(Option::is_none));
         // Same hash, other bytes: not a match.
         assert_eq!(table.find(hasher.hash_one(&keys[5][..]), b"other"), None);
-    }
-
-    #[test]
-    fn line_ends_skip_quoted_newlines() {
-        assert_eq!(line_ends("a,b\nc,\"d\ne\"\nf").last(), Some(12));
-        assert_eq!(line_ends("a,\"b\nc").count(), 0);
-        assert_eq!(line_ends("abc").count(), 0);
-        assert_eq!(line_ends("a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 3), Some(4));
-        assert_eq!(line_ends("a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 5), Some(10));
     }
 }
