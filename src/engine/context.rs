@@ -49,8 +49,8 @@ pub struct Ctx<'a> {
     calcs: std::sync::OnceLock<Vec<LineCalc>>,
     /// See [`Ctx::statement_periods`].
     statement_periods: std::sync::OnceLock<Vec<Period>>,
-    /// The audited statement lines by their source row.
-    pub by_source: std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>,
+    /// See [`Ctx::by_source`].
+    by_source: std::sync::OnceLock<std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -87,7 +87,7 @@ impl<'a> Ctx<'a> {
                 .or(t.fx_pct)
                 .unwrap_or(DEFAULT_FX_TOLERANCE_PCT)),
             lag_months: opts.lag_months.or(audit.and_then(|a| a.lag_months)).unwrap_or(DEFAULT_LAG_MONTHS),
-            by_source: statement.iter().map(|l| (&l.source, *l)).collect(),
+            by_source: std::sync::OnceLock::new(),
             statement,
             source,
             calcs: std::sync::OnceLock::new(),
@@ -99,6 +99,12 @@ impl<'a> Ctx<'a> {
     /// deals; worked out on first use, so that checks that do not need it can start first).
     pub fn calcs(&self) -> &[LineCalc] {
         self.calcs.get_or_init(|| if self.contract.terms.contract.kind == DealKind::Royalty { recompute(self) } else { Vec::new() })
+    }
+
+    /// The audited statement lines by their source row (built on first use: hashing the
+    /// source of every line of a large statement takes a while, and few audits need it).
+    pub fn by_source(&self) -> &std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState> {
+        self.by_source.get_or_init(|| self.statement.iter().map(|l| (&l.source, *l)).collect())
     }
 
     /// Tolerance for comparing an expected amount: max(absolute, percent of expected).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::account::{payable, roll_forward, statement_account, PeriodAccount};
+use super::account::{payable, statement_account, PeriodAccount};
 use super::context::Ctx;
 use super::finding::{Finding, Severity};
 use crate::ledger::Period;
@@ -32,7 +32,7 @@ fn extra_payable(ctx: &Ctx, periods: &[&PeriodAccount], deltas: &BTreeMap<usize,
 /// The statement account of a finding: from its evidence, else the first one.
 fn account_of_finding(ctx: &Ctx, f: &Finding) -> String {
     for e in &f.evidence {
-        if let Some(l) = ctx.by_source.get(e) {
+        if let Some(l) = ctx.by_source().get(e) {
             return statement_account(ctx, l.account.as_deref());
         }
     }
@@ -47,12 +47,18 @@ fn period_index(periods: &[&PeriodAccount], p: Option<Period>) -> usize {
         .unwrap_or(periods.len().saturating_sub(1))
 }
 
-pub fn attribute(ctx: &Ctx, findings: &mut [Finding]) {
-    let accounts = roll_forward(ctx);
+/// Cash effects of the findings, on the statement accounts rolled forward (`accounts`, from
+/// [`super::account::roll_forward`]).
+pub fn attribute(ctx: &Ctx, accounts: &[PeriodAccount], findings: &mut [Finding]) {
     let mut by_account: BTreeMap<String, Vec<&PeriodAccount>> = BTreeMap::new();
-    for pa in &accounts {
+    for pa in accounts {
         by_account.entry(pa.account.clone()).or_default().push(pa);
     }
+    // Every line is of one statement account (most audits): no need to look findings up.
+    let only_account = match (by_account.len(), ctx.statement.iter().all(|l| l.account == ctx.statement[0].account)) {
+        (1, true) => by_account.keys().next().cloned(),
+        _ => None,
+    };
     let mut order: Vec<usize> = (0..findings.len()).collect();
     order.sort_by(|&a, &b| (findings[a].period, findings[a].rule, &findings[a].keys).cmp(&(findings[b].period, findings[b].rule, &findings[b].keys)));
     let mut applied: BTreeMap<String, (BTreeMap<usize, Decimal>, Vec<Decimal>)> = BTreeMap::new();
@@ -65,7 +71,7 @@ pub fn attribute(ctx: &Ctx, findings: &mut [Finding]) {
             findings[i].cash_effect = findings[i].account_effect;
             continue;
         }
-        let acct = account_of_finding(ctx, f);
+        let acct = only_account.clone().unwrap_or_else(|| account_of_finding(ctx, f));
         let Some(periods) = by_account.get(&acct) else {
             findings[i].cash_effect = findings[i].account_effect;
             continue;

@@ -23,6 +23,7 @@ pub use finding::{assign_ids, Category, Finding, Rule, Severity};
 
 use crate::contract::{Contract, DealKind};
 use crate::import::FileImport;
+use crate::ledger::Period;
 
 /// Totals of an audit, in the contract currency.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -122,7 +123,8 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
         }
     }
     let _t = crate::timings::stage("engine: effects and totals");
-    effects::attribute(&ctx, &mut findings);
+    let mut accounts = account::roll_forward(&ctx);
+    effects::attribute(&ctx, &accounts, &mut findings);
     checks::timing::finalize(&ctx, &mut findings);
     let minor = contract.currency.minor_units();
     for f in findings.iter_mut().filter(|f| f.clause.is_empty()) {
@@ -138,8 +140,8 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     }
     findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
     assign_ids(&mut findings);
-    let totals = totals(&ctx, &findings);
-    let mut accounts = account::roll_forward(&ctx);
+    let reported = reported_royalties(&ctx);
+    let totals = totals(&ctx, &findings, &reported);
     for pa in &mut accounts {
         for v in [
             &mut pa.credits,
@@ -156,7 +158,7 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
             *v = tidy(*v, minor);
         }
     }
-    let periods = period_summaries(&ctx, &accounts, &findings);
+    let periods = period_summaries(&ctx, &accounts, &findings, &reported);
     Audit {
         contract: contract.id().to_string(),
         contract_file: contract.path.clone(),
@@ -174,17 +176,41 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     }
 }
 
-fn period_summaries(ctx: &Ctx, accounts: &[PeriodAccount], findings: &[Finding]) -> Vec<PeriodSummary> {
+/// Royalties the label reported on its income lines: in all, and by period.
+struct Reported {
+    total: Decimal,
+    by_period: BTreeMap<Option<Period>, Decimal>,
+}
+
+/// [`Reported`], in one pass over the statement lines.
+fn reported_royalties(ctx: &Ctx) -> Reported {
+    let mut by_period: BTreeMap<Option<Period>, Decimal> = BTreeMap::new();
+    let mut run: Option<(Option<Period>, Decimal)> = None;
+    // Lines of a period come together: summed in a run, then added to the period's sum.
+    for l in ctx.statement.iter().filter(|l| l.line_kind == crate::ledger::LineKind::Income) {
+        let p = Ctx::period_of(l);
+        let v = l.royalty.or(l.net).unwrap_or_default();
+        match run.as_mut() {
+            Some((q, sum)) if *q == p => *sum += v,
+            _ => {
+                if let Some((q, sum)) = run.replace((p, v)) {
+                    *by_period.entry(q).or_default() += sum;
+                }
+            }
+        }
+    }
+    if let Some((q, sum)) = run {
+        *by_period.entry(q).or_default() += sum;
+    }
+    Reported { total: by_period.values().sum(), by_period }
+}
+
+fn period_summaries(ctx: &Ctx, accounts: &[PeriodAccount], findings: &[Finding], reported: &Reported) -> Vec<PeriodSummary> {
     let minor = ctx.contract.currency.minor_units();
     let mut out = Vec::new();
     let (mut cum_effect, mut cum_paid) = (Decimal::ZERO, Decimal::ZERO);
     for &p in ctx.statement_periods() {
-        let reported: Decimal = ctx
-            .statement
-            .iter()
-            .filter(|l| l.line_kind == crate::ledger::LineKind::Income && Ctx::period_of(l) == Some(p))
-            .map(|l| l.royalty.or(l.net).unwrap_or_default())
-            .sum();
+        let reported = reported.by_period.get(&Some(p)).copied().unwrap_or_default();
         let claims: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Claim && f.payee.is_none()).collect();
         let found: Decimal = claims.iter().filter(|f| f.period == Some(p)).map(|f| f.royalty_effect).sum();
         cum_effect += claims.iter().filter(|f| f.period == Some(p) && !f.cash_fixed).map(|f| f.account_effect).sum::<Decimal>();
@@ -226,14 +252,9 @@ pub fn tidy(v: Decimal, minor_units: u32) -> Decimal {
     n
 }
 
-fn totals(ctx: &Ctx, findings: &[Finding]) -> Totals {
+fn totals(ctx: &Ctx, findings: &[Finding], reported: &Reported) -> Totals {
     let mut t = Totals {
-        reported_royalties: ctx
-            .statement
-            .iter()
-            .filter(|l| l.line_kind == crate::ledger::LineKind::Income)
-            .map(|l| l.royalty.or(l.net).unwrap_or_default())
-            .sum(),
+        reported_royalties: reported.total,
         recomputed_royalties: ctx.calcs().iter().map(|c| c.expected).sum(),
         ..Default::default()
     };
