@@ -248,7 +248,7 @@ pub fn parse_period(text: &str, format: Option<&str>) -> Result<Period, String> 
         if !f.contains("%d") && !f.contains("%e") && !f.contains("%j") {
             let d = NaiveDate::parse_from_str(&format!("{t} 01"), &format!("{f} %d"))
                 .map_err(|_| format!("period '{t}' does not match the profile's format '{f}'"))?;
-            return Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).ok_or_else(bad);
+            return Period::month_of(d).ok_or_else(bad);
         }
         if let Ok(d) = NaiveDate::parse_from_str(t, f) {
             return Ok(Period::day(d));

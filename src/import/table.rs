@@ -535,7 +535,7 @@ impl RowReader<'_> {
         let by_month = self.profile.sale_period_by_month && name.starts_with("sale_period");
         let to_period = |d: chrono::NaiveDate| {
             if by_month {
-                Period::month(chrono::Datelike::year(&d), chrono::Datelike::month(&d)).unwrap_or(Period::day(d))
+                Period::month_of(d).unwrap_or(Period::day(d))
             } else {
                 Period::day(d)
             }

@@ -38,6 +38,12 @@ impl Period {
         Some(Period { start, end: month_end(start, 1)?, kind: PeriodKind::Month })
     }
 
+    /// The calendar month a date falls in.
+    pub fn month_of(d: NaiveDate) -> Option<Period> {
+        use chrono::Datelike;
+        Period::month(d.year(), d.month())
+    }
+
     pub fn quarter(year: i32, q: u32) -> Option<Period> {
         if !(1..=4).contains(&q) {
             return None;

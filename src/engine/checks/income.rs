@@ -134,12 +134,6 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
     })
 }
 
-/// The calendar month a date falls in.
-fn month_of(d: chrono::NaiveDate) -> Option<Period> {
-    use chrono::Datelike;
-    Period::month(d.year(), d.month())
-}
-
 /// The contract accounting period a sale month belongs to (or the month itself).
 fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
     use chrono::Datelike;
@@ -208,7 +202,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             unpriced.push(l.source.clone());
             continue;
         };
-        let month = month_of(sp.start).unwrap_or(sp);
+        let month = Period::month_of(sp.start).unwrap_or(sp);
         // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
         if l.rows == 1 && !seen.insert((&l.store, &l.territory, &l.isrc, &l.upc, sp, &l.sale_type, l.units, l.net, &l.offering)) {
             continue;
@@ -291,7 +285,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     // them), that is the group of the key and that very month: the sales lines and the
     // groups are joined on (key, month). Otherwise the groups (sale period, index) of each
     // key are listed, in order.
-    let monthly = groups.iter().all(|grp| month_of(grp.sale_period.start) == Some(grp.sale_period));
+    let monthly = groups.iter().all(|grp| Period::month_of(grp.sale_period.start) == Some(grp.sale_period));
     let joined: Vec<Option<u32>> = if monthly {
         let group_pairs: Vec<(Key, Period)> = groups.iter().map(|grp| (grp.key, grp.sale_period)).collect();
         join_on_key_and_period(&group_pairs, sources.iter().map(|s| (key_of(g, s.line), s.month)), pair_hash)
@@ -566,7 +560,7 @@ fn data_gaps(ctx: &Ctx, sources: &[SourceIncome], out: &mut Vec<Finding>) {
         let mut gaps = Vec::new();
         while m < last {
             let next = Ctx::months_after(m.start, 1);
-            m = Period::month(chrono::Datelike::year(&next), chrono::Datelike::month(&next)).unwrap_or(last);
+            m = Period::month_of(next).unwrap_or(last);
             if m.kind == PeriodKind::Month && !months.contains(&m) && m < last {
                 gaps.push(m.to_string());
             }
