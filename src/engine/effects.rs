@@ -54,11 +54,9 @@ pub fn attribute(ctx: &Ctx, accounts: &[PeriodAccount], findings: &mut [Finding]
     for pa in accounts {
         by_account.entry(pa.account.clone()).or_default().push(pa);
     }
-    // Every line is of one statement account (most audits): no need to look findings up.
-    let only_account = match (by_account.len(), ctx.statement.iter().all(|l| l.account == ctx.statement[0].account)) {
-        (1, true) => by_account.keys().next().cloned(),
-        _ => None,
-    };
+    // One statement account (most audits): every line, and so every finding, is of it; no
+    // need to look findings up.
+    let only_account = if by_account.len() == 1 { by_account.keys().next().cloned() } else { None };
     let mut order: Vec<usize> = (0..findings.len()).collect();
     order.sort_by(|&a, &b| (findings[a].period, findings[a].rule, &findings[a].keys).cmp(&(findings[b].period, findings[b].rule, &findings[b].keys)));
     let mut applied: BTreeMap<String, (BTreeMap<usize, Decimal>, Vec<Decimal>)> = BTreeMap::new();

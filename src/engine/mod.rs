@@ -185,22 +185,8 @@ struct Reported {
 /// [`Reported`], in one pass over the statement lines.
 fn reported_royalties(ctx: &Ctx) -> Reported {
     let mut by_period: BTreeMap<Option<Period>, Decimal> = BTreeMap::new();
-    let mut run: Option<(Option<Period>, Decimal)> = None;
-    // Lines of a period come together: summed in a run, then added to the period's sum.
     for l in ctx.statement.iter().filter(|l| l.line_kind == crate::ledger::LineKind::Income) {
-        let p = Ctx::period_of(l);
-        let v = l.royalty.or(l.net).unwrap_or_default();
-        match run.as_mut() {
-            Some((q, sum)) if *q == p => *sum += v,
-            _ => {
-                if let Some((q, sum)) = run.replace((p, v)) {
-                    *by_period.entry(q).or_default() += sum;
-                }
-            }
-        }
-    }
-    if let Some((q, sum)) = run {
-        *by_period.entry(q).or_default() += sum;
+        *by_period.entry(Ctx::period_of(l)).or_default() += l.royalty.or(l.net).unwrap_or_default();
     }
     Reported { total: by_period.values().sum(), by_period }
 }
