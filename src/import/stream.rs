@@ -133,6 +133,23 @@ struct ChunkOut {
     plain_figures: PlainFigures,
     /// Byte-order marks removed from the chunk's text.
     inner_boms: usize,
+    /// Lines read by the full reader, waiting to be rolled up (under one lock, before the
+    /// table is next probed: see [`Plan::table`]); empty when the chunk is done.
+    rolled: RolledLines,
+}
+
+/// Lines of the full reader for the rolled-up table, in row order, with their keys.
+#[derive(Default)]
+struct RolledLines {
+    lines: Vec<RolledLine>,
+    keys: Vec<u8>,
+}
+
+struct RolledLine {
+    hash: u64,
+    key: std::ops::Range<usize>,
+    careful: bool,
+    line: LedgerLine,
 }
 
 impl ChunkOut {
@@ -491,9 +508,9 @@ impl Roll<'_> {
         Some(())
     }
 
-    /// The key of a line read by the full reader (the same recipe, from the record's cells).
+    /// The key of a line read by the full reader (the same recipe, from the record's cells),
+    /// appended to `out`.
     fn key_of_row(&self, row: &Row, line: &LedgerLine, out: &mut Vec<u8>) {
-        out.clear();
         for &c in &self.key_columns {
             if let Cell::Text(t) = row.cell(c) {
                 out.extend_from_slice(t.as_bytes());
@@ -545,7 +562,7 @@ impl Plan<'_> {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, values });
                     if pending.rows.len() >= PENDING_ROWS {
-                        self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
+                        self.flush(roll, &mut pending, text, &mut scratch, &mut out);
                     }
                     return;
                 }
@@ -553,7 +570,7 @@ impl Plan<'_> {
             }
             // Rows are added in order: the plain rows before this one first.
             if let Some(roll) = &self.roll {
-                self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
+                self.flush(roll, &mut pending, text, &mut scratch, &mut out);
             }
             match row {
                 ChunkRow::Text(TextRow::Blank(_)) => {
@@ -570,7 +587,7 @@ impl Plan<'_> {
                         let mut values = PlainValues::default();
                         key.clear();
                         if let Some(hash) = self.plain(roll, &fields, bytes, &mut key, &mut values, &mut territories) {
-                            let found = roll.table.lock().ok().and_then(|mut t| t.add(roll, hash, &key, number, &values));
+                            let found = self.table(roll, &mut out.rolled).add(roll, hash, &key, number, &values);
                             if let Some(currency) = found {
                                 out.plain_figures.add(roll, currency, &values, &mut out.figures);
                                 return;
@@ -580,10 +597,11 @@ impl Plan<'_> {
                     scratch.refill(number, record.iter(), unterminated);
                 }
             }
-            self.slow(&scratch, &mut key, &mut out);
+            self.slow(&scratch, &mut out);
         })?;
         if let Some(roll) = &self.roll {
-            self.flush(roll, &mut pending, text, &mut key, &mut scratch, &mut out);
+            self.flush(roll, &mut pending, text, &mut scratch, &mut out);
+            drop(self.table(roll, &mut out.rolled));
         }
         out.fold_plain_figures(self.roll.as_ref());
         Ok(out)
@@ -643,12 +661,13 @@ impl Plan<'_> {
     /// Add the pending plain rows to their lines: probed in batches under one lock, then
     /// in row order their figures counted, and the rows whose key has no line yet (or whose
     /// key is careful, or that come before the line's first row) read by the full reader.
-    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, key: &mut Vec<u8>, scratch: &mut Row, out: &mut ChunkOut) {
+    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, scratch: &mut Row, out: &mut ChunkOut) {
         if pending.rows.is_empty() {
             return;
         }
         let mut added: Vec<Option<Currency>> = vec![None; pending.rows.len()];
-        if let Ok(mut table) = roll.table.lock() {
+        {
+            let mut table = self.table(roll, &mut out.rolled);
             let mut found = [None; PROBE_BATCH];
             let mut keys: [(u64, &[u8]); PROBE_BATCH] = [(0, &[]); PROBE_BATCH];
             for (batch, added) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)) {
@@ -668,7 +687,7 @@ impl Plan<'_> {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
                     scratch.refill(row.number, line.split(char::from(self.delimiter)), None);
-                    self.slow(scratch, key, out);
+                    self.slow(scratch, out);
                 }
             }
         }
@@ -677,7 +696,7 @@ impl Plan<'_> {
     }
 
     /// Read a row with the full reader; roll its line up when it is a sales income line.
-    fn slow(&self, row: &Row, key: &mut Vec<u8>, out: &mut ChunkOut) {
+    fn slow(&self, row: &Row, out: &mut ChunkOut) {
         let source = self.reader.source(row.number);
         match self.reader.read(row) {
             RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
@@ -700,7 +719,7 @@ impl Plan<'_> {
                         }
                         match &self.roll {
                             Some(roll) if line.line_kind == LineKind::Income && !line.flags.contains(&LineFlag::NoLineTerminator) => {
-                                self.roll_up(roll, row, line, key)
+                                self.roll_up(roll, row, line, &mut out.rolled)
                             }
                             _ => out.lines.push(line),
                         }
@@ -710,8 +729,11 @@ impl Plan<'_> {
         }
     }
 
-    fn roll_up(&self, roll: &Roll<'_>, row: &Row, mut line: LedgerLine, key: &mut Vec<u8>) {
-        roll.key_of_row(row, &line, key);
+    /// Key a line of the full reader for the rolled-up table; it is rolled up there the next
+    /// time the table is locked.
+    fn roll_up(&self, roll: &Roll<'_>, row: &Row, mut line: LedgerLine, out: &mut RolledLines) {
+        let start = out.keys.len();
+        roll.key_of_row(row, &line, &mut out.keys);
         if let Some((_, groups)) = roll.territory
             && !line.flags.iter().any(|f| matches!(f, LineFlag::UnknownTerritory(_)))
         {
@@ -733,12 +755,29 @@ impl Plan<'_> {
             // Header texts are kept lower-cased.
             self.reader.header_text(*c).is_some_and(|h| if t.is_ascii() { h.eq_ignore_ascii_case(&t) } else { h == t.to_lowercase() })
         });
-        let hash = roll.hash(key);
-        let mut map = match roll.table.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        match map.find(hash, key) {
+        let hash = roll.hash(out.keys.get(start..).unwrap_or_default());
+        out.lines.push(RolledLine { hash, key: start..out.keys.len(), careful, line });
+    }
+
+    /// The rolled-up table, locked, with the chunk's lines of the full reader rolled up first
+    /// (in row order): every probe sees the lines of the rows before it.
+    fn table<'t>(&self, roll: &'t Roll<'_>, rolled: &mut RolledLines) -> std::sync::MutexGuard<'t, Table> {
+        // A worker that panicked fails its chunk (and the import); the table is still whole.
+        let mut table = roll.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for r in rolled.lines.drain(..) {
+            let key = r.key.clone();
+            table.roll_up(r, rolled.keys.get(key).unwrap_or_default());
+        }
+        rolled.keys.clear();
+        table
+    }
+}
+
+impl Table {
+    /// Roll a line of the full reader up into the line of its key.
+    fn roll_up(&mut self, r: RolledLine, key: &[u8]) {
+        let RolledLine { hash, careful, line, .. } = r;
+        match self.find(hash, key) {
             None => {
                 let entry = Entry {
                     hash,
@@ -750,11 +789,10 @@ impl Plan<'_> {
                     present: 0,
                     sums: Default::default(),
                 };
-                map.insert(entry, line);
+                self.insert(entry, line);
             }
             Some(at) => {
-                let Table { entries, lines, .. } = &mut *map;
-                let (Some(e), Some(acc)) = (entries.get_mut(at), lines.get_mut(at)) else { return };
+                let (Some(e), Some(acc)) = (self.entries.get_mut(at), self.lines.get_mut(at)) else { return };
                 if line.source.row < acc.source.row {
                     // The first row of the key describes the line (rows may arrive out of order).
                     let sums = additive_values(acc);
