@@ -174,7 +174,7 @@ struct PlainFigure {
 }
 
 impl PlainFigures {
-    fn add(&mut self, roll: &Roll<'_>, currency: Currency, values: &PlainValues, figures: &mut FigureSums) {
+    fn add(&mut self, roll: &Roll<'_>, currency: Currency, values: PlainValues<'_>, figures: &mut FigureSums) {
         let at = match self.0.iter().position(|f| f.currency == currency) {
             Some(at) => at,
             None => {
@@ -186,7 +186,7 @@ impl PlainFigures {
         f.rows += 1;
         for (j, (col, k)) in roll.controls.iter().enumerate() {
             if values.present & (1 << k) != 0 {
-                let n = values.numbers[*k];
+                let Some(&n) = values.numbers.get(*k) else { continue };
                 match f.sums[j].plus(n) {
                     Some(sum) => f.sums[j] = sum,
                     // A sum beyond what a Decimal holds: this value goes in as a Decimal.
@@ -263,6 +263,9 @@ struct Table {
 struct Pending {
     rows: Vec<PendingRow>,
     keys: Vec<u8>,
+    /// The rows' additive numbers, as many for each row as [`Roll::additive`] has (kept
+    /// apart so that a row is pushed as a few words, not as a copy of all its numbers).
+    numbers: Vec<PlainNumber>,
 }
 
 struct PendingRow {
@@ -271,14 +274,15 @@ struct PendingRow {
     key: std::ops::Range<usize>,
     /// The line's text in the chunk (without its line end).
     line: std::ops::Range<usize>,
-    values: PlainValues,
+    /// One bit for each non-empty additive cell (its number is in [`Pending::numbers`]).
+    present: u16,
 }
 
 /// A plain row's additive values by position in [`Roll::additive`] (`present`: one bit for
-/// each non-empty cell).
-#[derive(Clone, Copy, Default)]
-struct PlainValues {
-    numbers: [PlainNumber; ADDITIVE.len()],
+/// each non-empty cell; an empty one's number is zero).
+#[derive(Clone, Copy)]
+struct PlainValues<'v> {
+    numbers: &'v [PlainNumber],
     present: u16,
 }
 
@@ -386,22 +390,22 @@ impl Table {
 
     /// Add a plain row to the line of its key; its currency, or `None` when the row needs
     /// the full reader (no line yet, a careful key, a row before the line's first).
-    fn add(&mut self, roll: &Roll<'_>, hash: u64, key: &[u8], number: u64, values: &PlainValues) -> Option<Currency> {
+    fn add(&mut self, hash: u64, key: &[u8], number: u64, values: PlainValues<'_>) -> Option<Currency> {
         let at = self.find(hash, key)?;
-        self.add_at(roll, at, number, values)
+        self.add_at(at, number, values)
     }
 
     /// (Also `None` when a sum would grow beyond what a Decimal holds: the full reader then
     /// adds the row to the line with Decimal arithmetic.)
-    fn add_at(&mut self, roll: &Roll<'_>, at: usize, number: u64, values: &PlainValues) -> Option<Currency> {
+    fn add_at(&mut self, at: usize, number: u64, values: PlainValues<'_>) -> Option<Currency> {
         let e = self.entries.get_mut(at)?;
         if e.careful || number < e.first_row {
             return None;
         }
         let mut sums = e.sums;
-        for (k, sum) in sums.iter_mut().enumerate().take(roll.additive.len()) {
+        for ((k, sum), n) in sums.iter_mut().enumerate().zip(values.numbers) {
             if values.present & (1 << k) != 0 {
-                *sum = sum.plus(values.numbers[k])?;
+                *sum = sum.plus(*n)?;
             }
         }
         e.sums = sums;
@@ -543,6 +547,7 @@ impl Plan<'_> {
         let mut key = Vec::new();
         let mut territories = Territories::default();
         let mut pending = Pending::default();
+        let mut numbers = Vec::new();
         // Rows for the full reader are filled in here, one at a time, reusing its buffers.
         let mut scratch = Row { number: 0, cells: Vec::new(), unterminated: None };
         visit_chunk(text, self.delimiter, first_line, |row| {
@@ -556,17 +561,17 @@ impl Plan<'_> {
                 return;
             }
             if let (Some(roll), ChunkRow::Fields { fields, bytes, .. }) = (&self.roll, &row) {
-                let start = pending.keys.len();
-                let mut values = PlainValues::default();
-                if let Some(hash) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut values, &mut territories) {
+                let (start, numbers) = (pending.keys.len(), pending.numbers.len());
+                if let Some((hash, present)) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut pending.numbers, &mut territories) {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
-                    pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, values });
+                    pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, present });
                     if pending.rows.len() >= PENDING_ROWS {
                         self.flush(roll, &mut pending, text, &mut scratch, &mut out);
                     }
                     return;
                 }
                 pending.keys.truncate(start);
+                pending.numbers.truncate(numbers);
             }
             // Rows are added in order: the plain rows before this one first.
             if let Some(roll) = &self.roll {
@@ -584,12 +589,13 @@ impl Plan<'_> {
                     {
                         let fields: Vec<&str> = record.iter().collect();
                         let bytes = record.as_byte_record().as_slice().len();
-                        let mut values = PlainValues::default();
                         key.clear();
-                        if let Some(hash) = self.plain(roll, &fields, bytes, &mut key, &mut values, &mut territories) {
-                            let found = self.table(roll, &mut out.rolled).add(roll, hash, &key, number, &values);
+                        numbers.clear();
+                        if let Some((hash, present)) = self.plain(roll, &fields, bytes, &mut key, &mut numbers, &mut territories) {
+                            let values = PlainValues { numbers: &numbers, present };
+                            let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values);
                             if let Some(currency) = found {
-                                out.plain_figures.add(roll, currency, &values, &mut out.figures);
+                                out.plain_figures.add(roll, currency, values, &mut out.figures);
                                 return;
                             }
                         }
@@ -607,7 +613,8 @@ impl Plan<'_> {
         Ok(out)
     }
 
-    /// A plain row's money values and raw key (appended to `key`) and the key's hash; `None`
+    /// A plain row's money values (appended to `numbers`, one for each additive column), raw
+    /// key (appended to `key`), the key's hash and the bits of its non-empty values; `None`
     /// when the row needs the full reader whatever its key.
     fn plain(
         &self,
@@ -615,9 +622,9 @@ impl Plan<'_> {
         record: &[&str],
         bytes: usize,
         key: &mut Vec<u8>,
-        values: &mut PlainValues,
+        numbers: &mut Vec<PlainNumber>,
         territories: &mut Territories,
-    ) -> Option<u64> {
+    ) -> Option<(u64, u16)> {
         if record.len() > self.reader.header_width || bytes > MAX_CELL_BYTES {
             return None;
         }
@@ -639,15 +646,17 @@ impl Plan<'_> {
         if non_empty < 2 {
             return None;
         }
+        let mut present = 0u16;
         for (k, (_, col)) in roll.additive.iter().enumerate() {
             let text = record.get(*col).copied().unwrap_or("");
             if text.is_empty() {
                 if roll.additive_strict[k] {
                     return None;
                 }
+                numbers.push(PlainNumber::default());
             } else {
-                values.numbers[k] = plain_number(text.as_bytes(), roll.decimal)?;
-                values.present |= 1 << k;
+                numbers.push(plain_number(text.as_bytes(), roll.decimal)?);
+                present |= 1 << k;
             }
         }
         if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| t.trim().is_empty())) {
@@ -655,7 +664,7 @@ impl Plan<'_> {
         }
         let start = key.len();
         roll.key(record, key, territories)?;
-        Some(roll.hash(&key[start..]))
+        Some((roll.hash(&key[start..]), present))
     }
 
     /// Add the pending plain rows to their lines: probed in batches under one lock, then
@@ -666,23 +675,25 @@ impl Plan<'_> {
             return;
         }
         let mut added: Vec<Option<Currency>> = vec![None; pending.rows.len()];
+        let n = roll.additive.len();
+        let values = |i: usize, row: &PendingRow| PlainValues { numbers: pending.numbers.get(i * n..(i + 1) * n).unwrap_or_default(), present: row.present };
         {
             let mut table = self.table(roll, &mut out.rolled);
             let mut found = [None; PROBE_BATCH];
             let mut keys: [(u64, &[u8]); PROBE_BATCH] = [(0, &[]); PROBE_BATCH];
-            for (batch, added) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)) {
+            for (b, (batch, added)) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)).enumerate() {
                 for (k, r) in keys.iter_mut().zip(batch) {
                     *k = (r.hash, pending.keys.get(r.key.clone()).unwrap_or_default());
                 }
                 table.find_many(&keys[..batch.len()], &mut found[..batch.len()]);
-                for ((row, at), added) in batch.iter().zip(found).zip(added.iter_mut()) {
-                    *added = at.and_then(|at| table.add_at(roll, at, row.number, &row.values));
+                for (j, ((row, at), added)) in batch.iter().zip(found).zip(added.iter_mut()).enumerate() {
+                    *added = at.and_then(|at| table.add_at(at, row.number, values(b * PROBE_BATCH + j, row)));
                 }
             }
         }
-        for (row, added) in pending.rows.iter().zip(added) {
+        for (i, (row, added)) in pending.rows.iter().zip(added).enumerate() {
             match added {
-                Some(currency) => out.plain_figures.add(roll, currency, &row.values, &mut out.figures),
+                Some(currency) => out.plain_figures.add(roll, currency, values(i, row), &mut out.figures),
                 None => {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
@@ -693,6 +704,7 @@ impl Plan<'_> {
         }
         pending.rows.clear();
         pending.keys.clear();
+        pending.numbers.clear();
     }
 
     /// Read a row with the full reader; roll its line up when it is a sales income line.
