@@ -896,32 +896,36 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     // Bounded, so that workers wait when results are consumed slower than produced (a
     // ledger being written out): memory stays within the chunks in flight.
     let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Result<ChunkOut, String>)>(threads * 2);
-    // Lines go to the sink (`import` of large files) chunk by chunk in row order, as soon
-    // as every chunk before has arrived; rolled-up lines (audits) are never sent there.
+    // Lines go to the sink (`import` of large files), or without one into the file's lines,
+    // chunk by chunk in row order, as soon as every chunk before has arrived; rolled-up
+    // lines (audits) are never sent to the sink.
     let sink = opts.sink.clone().filter(|_| plan.roll.is_none());
-    let mut collected: (Vec<IndexedChunk>, Option<super::outcome::Spilled>) = (Vec::new(), None);
+    let mut collected: (Vec<IndexedChunk>, Option<super::outcome::Spilled>, Vec<LedgerLine>) = (Vec::new(), None, Vec::new());
     // Set when the sink fails: the reader stops, and the chunks in flight are drained.
     let failed = std::sync::atomic::AtomicBool::new(false);
     let produced: Result<(), String> = std::thread::scope(|scope| {
         let collected = &mut collected;
         let failed = &failed;
         let collector = scope.spawn(move || -> Result<(), String> {
-            let Some(sink) = sink else {
-                collected.0 = out_rx.into_iter().collect();
-                return Ok(());
-            };
             let mut waiting: std::collections::BTreeMap<usize, Result<ChunkOut, String>> = std::collections::BTreeMap::new();
             let mut next = 0usize;
             let mut out_rx = out_rx.into_iter();
             for (index, chunk) in out_rx.by_ref() {
                 waiting.insert(index, chunk);
                 while let Some(mut chunk) = waiting.remove(&next) {
-                    if let Ok(c) = &mut chunk
-                        && let Err(e) = sink.spill(&mut c.lines, &mut collected.1)
-                    {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                        out_rx.for_each(drop);
-                        return Err(e);
+                    if let Ok(c) = &mut chunk {
+                        match &sink {
+                            Some(sink) => {
+                                if let Err(e) = sink.spill(&mut c.lines, &mut collected.1) {
+                                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    out_rx.for_each(drop);
+                                    return Err(e);
+                                }
+                            }
+                            // The file's lines gathered in row order while later chunks are
+                            // read, rather than all moved once the last chunk is in.
+                            None => collected.2.append(&mut c.lines),
+                        }
                     }
                     collected.0.push((next, chunk));
                     next += 1;
@@ -993,7 +997,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     });
     produced?;
     let _t = crate::timings::stage("stream: merge");
-    let (mut chunks, spilled) = collected;
+    let (mut chunks, spilled, lines) = collected;
     chunks.sort_by_key(|(i, _)| *i);
     let format = match delimiter {
         b'\t' => "tsv",
@@ -1015,7 +1019,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     if inner_boms > 0 {
         out.notes.push(format!("{inner_boms} byte-order mark(s) inside the file removed (concatenated exports)"));
     }
-    out.lines.reserve_exact(chunks.iter().filter_map(|(_, c)| c.as_ref().ok()).map(|c| c.lines.len()).sum());
+    out.lines = lines;
     let mut before = FigureSums::default();
     let mut last_subtotal = FigureSums::default();
     for (_, chunk) in chunks {
