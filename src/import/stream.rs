@@ -436,9 +436,11 @@ impl Table {
         index[at] = (hash >> 32) << 32 | (position as u64 + 1);
     }
 
-    /// The lines with the plain rows' sums added in (`additive` as in [`Roll::additive`]).
-    fn into_lines(self, additive: &[(usize, usize)]) -> Vec<LedgerLine> {
+    /// The lines with the plain rows' sums added in (`additive` as in [`Roll::additive`]),
+    /// and the rows they hold.
+    fn into_lines(self, additive: &[(usize, usize)]) -> (Vec<LedgerLine>, u64) {
         let mut lines = self.lines;
+        let mut rows = 0;
         for (e, line) in self.entries.iter().zip(lines.iter_mut()) {
             let mut v: [Option<Decimal>; 9] = [None; 9];
             for (k, (field, _)) in additive.iter().enumerate() {
@@ -448,8 +450,9 @@ impl Table {
             }
             add_values(line, &v);
             line.rows += e.rows;
+            rows += line.rows;
         }
-        lines
+        (lines, rows)
     }
 }
 
@@ -1042,13 +1045,12 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     if let Some(roll) = plan.roll {
         let table = roll.table.into_inner().unwrap_or_else(|p| p.into_inner());
         let count = table.lines.len();
-        let rows: u64 = table.lines.iter().map(|l| l.rows).sum::<u64>() + table.entries.iter().map(|e| e.rows).sum::<u64>();
+        let (rolled, rows) = table.into_lines(&roll.additive);
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
         // Lines are large: the rolled-up lines are kept where they are when they are all
         // the file's lines, else moved once.
-        let rolled = table.into_lines(&roll.additive);
         if out.lines.is_empty() {
             out.lines = rolled;
         } else {
