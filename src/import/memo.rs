@@ -8,7 +8,7 @@
 //! bounded and results stay correct (they are recomputed).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 
@@ -16,27 +16,66 @@ use crate::ledger::LineText;
 
 const MAX_ENTRIES: usize = 4096;
 
-type Table<V> = HashMap<Box<str>, V, FixedState>;
-type Tables<V> = RefCell<HashMap<(u64, &'static str), Table<V>, FixedState>>;
+/// One table for every (owner, field, text) of a thread, found with one hash of the three
+/// (the field by the address and length of its name, a static text: equal names at two
+/// addresses would only keep two copies of the same answers), and how many texts each
+/// (owner, field) holds.
+struct Memo<V> {
+    table: hashbrown::HashTable<Entry<V>>,
+    counts: Vec<(Field, usize)>,
+}
+
+type Field = (u64, usize, usize);
+
+struct Entry<V> {
+    field: Field,
+    text: Box<str>,
+    value: V,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo { table: hashbrown::HashTable::new(), counts: Vec::new() }
+    }
+}
+
+type Tables<V> = RefCell<Memo<V>>;
 
 thread_local! {
-    static MEMO: Tables<Option<LineText>> = RefCell::new(HashMap::default());
-    static PERIODS: Tables<Result<crate::ledger::Period, String>> = RefCell::new(HashMap::default());
+    static MEMO: Tables<Option<LineText>> = RefCell::new(Memo::default());
+    static PERIODS: Tables<Result<crate::ledger::Period, String>> = RefCell::new(Memo::default());
+}
+
+fn hash_of(field: Field, text: &str) -> u64 {
+    FixedState::default().hash_one((field, text))
 }
 
 fn lookup<V: Clone>(tables: &'static std::thread::LocalKey<Tables<V>>, owner: u64, field: &'static str, text: &str, compute: impl FnOnce() -> V) -> V {
-    let hit = tables.with(|m| m.borrow().get(&(owner, field)).and_then(|t| t.get(text).cloned()));
+    let key = (owner, field.as_ptr() as usize, field.len());
+    let hash = hash_of(key, text);
+    let hit = tables.with(|m| m.borrow().table.find(hash, |e| e.field == key && &*e.text == text).map(|e| e.value.clone()));
     if let Some(v) = hit {
         return v;
     }
     let v = compute();
     tables.with(|m| {
         let mut m = m.borrow_mut();
-        let table = m.entry((owner, field)).or_default();
-        if table.len() >= MAX_ENTRIES {
-            table.clear();
+        let Memo { table, counts } = &mut *m;
+        let at = match counts.iter().position(|(f, _)| *f == key) {
+            Some(at) => at,
+            None => {
+                counts.push((key, 0));
+                counts.len() - 1
+            }
+        };
+        if let Some((_, count)) = counts.get_mut(at) {
+            if *count >= MAX_ENTRIES {
+                table.retain(|e| e.field != key);
+                *count = 0;
+            }
+            *count += 1;
         }
-        table.insert(Box::from(text), v.clone());
+        table.insert_unique(hash, Entry { field: key, text: Box::from(text), value: v.clone() }, |e| hash_of(e.field, &e.text));
     });
     v
 }
@@ -79,6 +118,10 @@ mod tests {
             let t = i.to_string();
             assert_eq!(memoised(900_003, "f", &t, || Some(t.as_str().into())), Some(t.as_str().into()));
         }
-        MEMO.with(|m| assert!(m.borrow().get(&(900_003, "f")).is_some_and(|t| t.len() <= MAX_ENTRIES)));
+        MEMO.with(|m| {
+            let m = m.borrow();
+            let held = m.table.iter().filter(|e| e.field.0 == 900_003).count();
+            assert!(held > 0 && held <= MAX_ENTRIES, "{held}");
+        });
     }
 }
