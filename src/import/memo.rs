@@ -3,9 +3,9 @@
 //! line type) millions of times; each distinct text is classified once per thread.
 //!
 //! Keys are (owner id, field, text): owner ids are unique per profile or reader in the
-//! process, so a memo can never answer for another profile's patterns. A table that grows
-//! past [`MAX_ENTRIES`] texts (free text in a classified column) is cleared, so memory stays
-//! bounded and results stay correct (they are recomputed).
+//! process, so a memo can never answer for another profile's patterns. An (owner, field)
+//! whose texts pass [`MAX_ENTRIES`] (free text in a classified column) has them removed, so
+//! memory stays bounded and results stay correct (they are recomputed).
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
