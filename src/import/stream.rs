@@ -545,8 +545,9 @@ impl super::TerritoryGroups {
 
 impl Plan<'_> {
     /// Read one chunk of text whose first line is `first_line`.
-    fn chunk(&self, text: &str, first_line: u64) -> Result<ChunkOut, String> {
-        let mut out = ChunkOut::default();
+    /// (`lines`: an empty buffer for the chunk's lines, kept from an earlier chunk.)
+    fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>) -> Result<ChunkOut, String> {
+        let mut out = ChunkOut { lines, ..Default::default() };
         let mut key = Vec::new();
         let mut territories = Territories::default();
         let mut pending = Pending::default();
@@ -896,6 +897,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     // Chunk buffers go back to the reader once read: fresh 4 MiB buffers would each be
     // zeroed page by page by the kernel.
     let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+    // Likewise the chunks' line buffers, once their lines are gathered: a chunk of a label
+    // statement holds some 18 MB of lines, and a fresh buffer grows by copies and page faults.
+    let spare_lines: Mutex<Vec<Vec<LedgerLine>>> = Mutex::new(Vec::new());
     // Bounded, so that workers wait when results are consumed slower than produced (a
     // ledger being written out): memory stays within the chunks in flight.
     let (out_tx, out_rx) = mpsc::sync_channel::<(usize, Result<ChunkOut, String>)>(threads * 2);
@@ -909,6 +913,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     let produced: Result<(), String> = std::thread::scope(|scope| {
         let collected = &mut collected;
         let failed = &failed;
+        let spare_lines = &spare_lines;
         let collector = scope.spawn(move || -> Result<(), String> {
             let mut waiting: std::collections::BTreeMap<usize, Result<ChunkOut, String>> = std::collections::BTreeMap::new();
             let mut next = 0usize;
@@ -927,7 +932,12 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                             }
                             // The file's lines gathered in row order while later chunks are
                             // read, rather than all moved once the last chunk is in.
-                            None => collected.2.append(&mut c.lines),
+                            None => {
+                                collected.2.append(&mut c.lines);
+                                if let Ok(mut spare) = spare_lines.lock() {
+                                    spare.push(std::mem::take(&mut c.lines));
+                                }
+                            }
                         }
                     }
                     collected.0.push((next, chunk));
@@ -951,7 +961,8 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                     // chunk fails with an error, and so does the import.
                     let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let (text, inner_boms) = chunk_text(&bytes);
-                        let mut out = plan.chunk(&text, first_line)?;
+                        let lines = spare_lines.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                        let mut out = plan.chunk(&text, first_line, lines)?;
                         out.inner_boms = inner_boms;
                         Ok(out)
                     }))
