@@ -81,12 +81,13 @@ struct SourceIncome<'a> {
     month: Period,
     net: Decimal,
     expected: Decimal,
-    how: How,
 }
 
-impl SourceIncome<'_> {
-    fn how(&self, ctx: &Ctx) -> String {
-        let h = &self.how;
+impl<'a> SourceIncome<'a> {
+    /// How the expected royalty was worked out (for a finding's trail): worked out again, as
+    /// few lines are shown and keeping it for every line of a large report costs memory.
+    fn how(&self, ctx: &Ctx<'a>, memo: &mut TermMemo<'a>) -> String {
+        let Some((_, h)) = expected_of(ctx, self.line, self.net, memo) else { return String::new() };
         let clause = ctx.contract.term_clause(h.term);
         match h.units_price {
             Some((u, p)) => format!(
@@ -220,7 +221,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
         };
         match expected_of(ctx, l, net, &mut memo) {
-            Some((expected, how)) => sources.push(SourceIncome { line: l, month, net, expected, how }),
+            Some((expected, _)) => sources.push(SourceIncome { line: l, month, net, expected }),
             None => unpriced.push(l.source.clone()),
         }
     }
@@ -358,7 +359,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         f.royalty_effect = expected;
         f.account_effect = expected;
         f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
-        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how(ctx))).collect();
+        let mut memo = TermMemo::default();
+        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how(ctx, &mut memo))).collect();
         f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
         let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
         f.explanation = match rule {
