@@ -662,6 +662,37 @@ fn e1_excess_reserve() {
     assert_eq!((f.account_effect, f.cash_effect), (dec("140"), dec("140")));
 }
 
+/// With two statement accounts, a finding's cash effect is worked out on the account of the
+/// lines it cites: the excess reserve is on NR-002, paid out, so the 140 is owed now; on
+/// NR-001 (the account of the statement's first lines, deep in the red) it would be nothing.
+/// (With one statement account the lookup by evidence is skipped: this is its test.)
+#[test]
+fn cash_effects_follow_the_statement_account_of_their_evidence() {
+    let deal = DEAL.replace(
+        "[[accounts]]\nid = \"main\"\nstatement_accounts = [\"NR-001\"]\n",
+        "[[accounts]]\nid = \"main\"\nstatement_accounts = [\"NR-001\"]\n\n[[accounts]]\nid = \"side\"\nstatement_accounts = [\"NR-002\"]\n",
+    );
+    // The release sold on NR-002 is of the second account (else NR-002 would pool accounts).
+    let deal = deal.replace("account = \"main\"\nprice_category", "account = \"side\"\nprice_category");
+    assert_eq!(deal.matches("\"side\"").count(), 2, "the second account and its release are in the deal");
+    let on = |L(mut l): L, account: &str| {
+        l.account = Some(account.into());
+        L(l)
+    };
+    let lines = vec![
+        entry("2024-H1", 2, LineKind::OpeningBalance, "-50000"),
+        entry("2024-H1", 3, LineKind::ClosingBalance, "-50000"),
+        on(cd_us(), "NR-002"),
+        on(entry("2024-H1", 11, LineKind::ReserveWithheld, "-500"), "NR-002"),
+        on(entry("2024-H1", 12, LineKind::OpeningBalance, "0"), "NR-002"),
+        on(entry("2024-H1", 16, LineKind::ClosingBalance, "1300"), "NR-002"),
+    ];
+    let a = audit_with(&contract(&deal), lines, None);
+    let f = only(&a, Rule::E1);
+    assert_eq!((f.account_effect, f.cash_effect), (dec("140"), dec("140")), "{}", describe(&money(&a)));
+    assert_eq!(a.accounts.iter().map(|pa| pa.account.as_str()).collect::<std::collections::BTreeSet<_>>().len(), 2);
+}
+
 #[test]
 fn e2_reserve_on_digital_income() {
     let lines = vec![spotify_us(), entry("2024-H1", 11, LineKind::ReserveWithheld, "-50")];
