@@ -83,6 +83,19 @@ impl Accounting {
             Accounting::Year => 12,
         }
     }
+
+    /// The accounting period (calendar month, quarter, half or year) a date falls in.
+    pub fn period_of(self, date: chrono::NaiveDate) -> Option<crate::ledger::Period> {
+        use crate::ledger::Period;
+        use chrono::Datelike;
+        let (y, m) = (date.year(), date.month());
+        match self {
+            Accounting::Half => Period::half(y, (m - 1) / 6 + 1),
+            Accounting::Quarter => Period::quarter(y, (m - 1) / 3 + 1),
+            Accounting::Year => Period::year(y),
+            Accounting::Month => Period::month(y, m),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -137,14 +137,8 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
 
 /// The contract accounting period a sale month belongs to (or the month itself).
 fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
-    use chrono::Datelike;
-    let y = month.start.year();
-    let m = month.start.month();
     match ctx.contract.terms.contract.accounting {
-        Some(crate::contract::Accounting::Half) => Period::half(y, (m - 1) / 6 + 1),
-        Some(crate::contract::Accounting::Quarter) => Period::quarter(y, (m - 1) / 3 + 1),
-        Some(crate::contract::Accounting::Year) => Period::year(y),
-        Some(crate::contract::Accounting::Month) => Period::month(y, m),
+        Some(accounting) => accounting.period_of(month.start),
         None => ctx.statement_periods().iter().find(|p| p.end >= month.end).copied(),
     }
     .unwrap_or(month)

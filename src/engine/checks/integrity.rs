@@ -220,14 +220,7 @@ fn statement_gaps(ctx: &Ctx, out: &mut Vec<Finding>) {
     let start = ctx.contract.terms.contract.start.unwrap_or(first.start).min(first.start);
     let mut d = start;
     while d <= last.start {
-        use chrono::Datelike;
-        let p = match acc {
-            crate::contract::Accounting::Half => Period::half(d.year(), (d.month() - 1) / 6 + 1),
-            crate::contract::Accounting::Quarter => Period::quarter(d.year(), (d.month() - 1) / 3 + 1),
-            crate::contract::Accounting::Year => Period::year(d.year()),
-            crate::contract::Accounting::Month => Period::month(d.year(), d.month()),
-        };
-        let Some(p) = p else { break };
+        let Some(p) = acc.period_of(d) else { break };
         let covered = periods.iter().any(|s| s.start <= p.start && p.end <= s.end);
         let claimed = out.iter().any(|f| f.rule == Rule::A5 && f.period == Some(p));
         if !covered && !claimed {
