@@ -457,7 +457,40 @@ impl Table {
 }
 
 /// Territory text → its group (`None`: not one that groups plainly), per worker.
-type Territories = HashMap<String, Option<String>, foldhash::fast::FixedState>;
+/// Territory text → its group (`None`: not one that groups plainly), per worker: two-byte
+/// texts (ISO codes, nearly every row) by a table indexed by their bytes, others hashed.
+#[derive(Default)]
+struct Territories {
+    /// By the two bytes: 0 when not seen yet, else the position in `groups` + 1.
+    two: Vec<u16>,
+    groups: Vec<Option<String>>,
+    other: HashMap<String, Option<String>, foldhash::fast::FixedState>,
+}
+
+impl Territories {
+    fn group_of(&mut self, text: &str, compute: impl FnOnce(&str) -> Option<String>) -> Option<&str> {
+        if let &[a, b] = text.as_bytes() {
+            if self.two.is_empty() {
+                self.two = vec![0; 1 << 16];
+            }
+            let at = usize::from(a) << 8 | usize::from(b);
+            let known = self.two.get(at).copied().unwrap_or(0);
+            let position = if known != 0 {
+                usize::from(known) - 1
+            } else if let Ok(next) = u16::try_from(self.groups.len() + 1) {
+                self.groups.push(compute(text));
+                if let Some(slot) = self.two.get_mut(at) {
+                    *slot = next;
+                }
+                self.groups.len() - 1
+            } else {
+                return self.other.entry(text.to_string()).or_insert_with_key(|t| compute(t)).as_deref();
+            };
+            return self.groups.get(position).and_then(|g| g.as_deref());
+        }
+        self.other.entry(text.to_string()).or_insert_with_key(|t| compute(t)).as_deref()
+    }
+}
 
 fn add_opt(a: &mut Option<Decimal>, b: Option<Decimal>) {
     if let Some(b) = b {
@@ -498,19 +531,17 @@ impl Roll<'_> {
             out.push(0x1f);
         }
         if let Some((c, groups)) = self.territory {
-            let text = record.get(c).copied().unwrap_or("").trim();
-            let group = match territories.get(text) {
-                Some(group) => group,
-                None => {
-                    let group = if text.is_empty() {
-                        (!self.territory_constant).then(|| groups.group(None).to_string())
-                    } else {
-                        Territory::parse(text).map(|t| groups.group(Some(&t)).to_string())
-                    };
-                    territories.entry(text.to_string()).or_insert(group)
+            // Keyed by the cell as written: its group is worked out from the trimmed text.
+            let cell = record.get(c).copied().unwrap_or("");
+            let group = territories.group_of(cell, |cell| {
+                let text = cell.trim();
+                if text.is_empty() {
+                    (!self.territory_constant).then(|| groups.group(None).to_string())
+                } else {
+                    Territory::parse(text).map(|t| groups.group(Some(&t)).to_string())
                 }
-            };
-            out.extend_from_slice(group.as_ref()?.as_bytes());
+            });
+            out.extend_from_slice(group?.as_bytes());
         }
         Some(())
     }
@@ -1189,6 +1220,26 @@ mod tests {
             assert_eq!(lines.iter().map(|l| l.source.row).collect::<Vec<_>>(), want);
             assert!(lines.iter().all(|l| l.units == Some(Decimal::from(l.source.row))));
         }
+    }
+
+    #[test]
+    fn territories_are_grouped_once_each_whether_two_bytes_or_not() {
+        let mut t = Territories::default();
+        let mut calls = 0;
+        let mut group = |text: &str| {
+            calls += 1;
+            match text.trim() {
+                "US" | "CA" => Some("home".to_string()),
+                "" => None,
+                _ => Some("world".to_string()),
+            }
+        };
+        for _ in 0..3 {
+            for (cell, expected) in [("US", Some("home")), ("GB", Some("world")), (" US ", Some("home")), ("", None), ("XKX", Some("world")), ("  ", None), ("CA", Some("home"))] {
+                assert_eq!(t.group_of(cell, &mut group).map(str::to_string), expected.map(str::to_string), "{cell:?}");
+            }
+        }
+        assert_eq!(calls, 7, "each cell text worked out once");
     }
 
     #[test]
