@@ -456,7 +456,6 @@ impl Table {
     }
 }
 
-/// Territory text → its group (`None`: not one that groups plainly), per worker.
 /// Territory text → its group (`None`: not one that groups plainly), per worker: two-byte
 /// texts (ISO codes, nearly every row) by a table indexed by their bytes, others hashed.
 #[derive(Default)]
@@ -475,18 +474,15 @@ impl Territories {
             }
             let at = usize::from(a) << 8 | usize::from(b);
             let known = self.two.get(at).copied().unwrap_or(0);
-            let position = if known != 0 {
-                usize::from(known) - 1
-            } else if let Ok(next) = u16::try_from(self.groups.len() + 1) {
+            if known != 0 {
+                return self.groups.get(usize::from(known) - 1).and_then(|g| g.as_deref());
+            }
+            // (Past 65,535 texts, which two bytes barely allow, the rest are hashed.)
+            if let (Ok(next), Some(slot)) = (u16::try_from(self.groups.len() + 1), self.two.get_mut(at)) {
+                *slot = next;
                 self.groups.push(compute(text));
-                if let Some(slot) = self.two.get_mut(at) {
-                    *slot = next;
-                }
-                self.groups.len() - 1
-            } else {
-                return self.other.entry(text.to_string()).or_insert_with_key(|t| compute(t)).as_deref();
-            };
-            return self.groups.get(position).and_then(|g| g.as_deref());
+                return self.groups.last().and_then(|g| g.as_deref());
+            }
         }
         self.other.entry(text.to_string()).or_insert_with_key(|t| compute(t)).as_deref()
     }
