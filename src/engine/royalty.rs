@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use super::context::Ctx;
 use super::finding::Rule;
 use crate::contract::{pct, Base, Contract, Counting, EscalationMode, RoyaltyTerm};
-use crate::ledger::{IncomeType, LedgerLine, LineKind, Period};
+use crate::ledger::{IncomeType, LedgerLine, LineKind, LineText, Period};
 
 #[derive(Debug, Clone)]
 pub struct LineCalc {
@@ -141,29 +141,21 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     // Oldest first: by statement period, sale period and source (file, sheet, row, column).
     // The sort keys are gathered first, files as their rank among the files' names, so that a
     // comparison reads two keys side by side, not two ledger lines.
-    let mut files: Vec<&std::sync::Arc<str>> = Vec::new();
-    let mut last: Option<&std::sync::Arc<str>> = None;
+    let mut files: Vec<LineText> = Vec::new();
+    let mut last: Option<LineText> = None;
     for l in &ctx.statement {
         // Lines of a file come together: most lines are of the file just seen.
-        if last.is_some_and(|f| std::sync::Arc::ptr_eq(f, &l.source.file)) {
+        if last == Some(l.source.file) {
             continue;
         }
-        last = Some(&l.source.file);
-        if !files.iter().any(|f| std::sync::Arc::ptr_eq(f, &l.source.file)) {
-            files.push(&l.source.file);
+        last = Some(l.source.file);
+        if !files.contains(&l.source.file) {
+            files.push(l.source.file);
         }
     }
-    files.sort();
-    // Files of the same name (read twice) share a rank, as they compare equal.
-    let mut ranks: Vec<(&std::sync::Arc<str>, usize)> = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        let r = match ranks.last() {
-            Some((g, r)) if **g == **f => *r,
-            _ => i,
-        };
-        ranks.push((f, r));
-    }
-    let rank = |f: &std::sync::Arc<str>| ranks.iter().find(|(g, _)| std::sync::Arc::ptr_eq(g, f)).map_or(0, |(_, r)| *r);
+    // (Interned names: one name is one file, however many times it was read.)
+    files.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let rank = |f: &LineText| files.iter().position(|g| g == f).unwrap_or(0);
     let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
         .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
         .map(|i| {

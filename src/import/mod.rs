@@ -281,18 +281,18 @@ pub fn import_bytes(name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> Result<
         return import_bytes(inner_name, inner, opts).map(|mut v| {
             for f in &mut v {
                 f.file = format!("{}.gz", f.file);
-                let file: std::sync::Arc<str> = f.file.as_str().into();
+                let file = crate::ledger::LineText::from(f.file.as_str());
                 for l in &mut f.lines {
-                    l.source.file = file.clone();
+                    l.source.file = file;
                 }
                 for r in &mut f.rejects {
-                    r.source.file = file.clone();
+                    r.source.file = file;
                 }
                 for n in &mut f.nondata {
-                    n.source.file = file.clone();
+                    n.source.file = file;
                 }
                 for c in &mut f.controls {
-                    c.source.file = file.clone();
+                    c.source.file = file;
                 }
             }
             v
@@ -442,7 +442,7 @@ pub fn apply_profile(name: &str, format: &str, grid: Grid, profile: &Profile) ->
                 for row in &sheet.rows {
                     let reason = if row.is_blank() { "blank row" } else { "sheet without a header row" };
                     out.nondata.push(ND {
-                        source: crate::ledger::SourceRef::new(name, sheet.name.clone(), row.number),
+                        source: crate::ledger::SourceRef::new(name, sheet.name.as_deref(), row.number),
                         reason: reason.into(),
                     });
                 }

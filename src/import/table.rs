@@ -116,9 +116,9 @@ pub enum RowOutcome {
 /// Everything needed to read the rows below a header row, one at a time. Shared by the
 /// sheet importer and the streaming importer, so both classify and parse rows alike.
 pub struct SheetReader<'a> {
-    /// Shared by the source of every row read.
-    pub file: std::sync::Arc<str>,
-    pub sheet_name: Option<String>,
+    /// Interned once, copied into the source of every row read.
+    pub file: LineText,
+    pub sheet_name: Option<LineText>,
     pub date_1904: bool,
     pub profile: &'a Profile,
     pub map: &'a ColumnMap,
@@ -131,11 +131,11 @@ pub struct SheetReader<'a> {
 }
 
 impl<'a> SheetReader<'a> {
-    pub fn new(file: &str, sheet_name: Option<String>, date_1904: bool, profile: &'a Profile, header_row: &Row, map: &'a ColumnMap) -> Self {
+    pub fn new(file: &str, sheet_name: Option<&str>, date_1904: bool, profile: &'a Profile, header_row: &Row, map: &'a ColumnMap) -> Self {
         let control_columns = profile.control_fields.iter().filter_map(|f| map.get(f).map(|(i, _)| (f.clone(), i))).collect();
         SheetReader {
             file: file.into(),
-            sheet_name,
+            sheet_name: sheet_name.map(LineText::from),
             date_1904,
             profile,
             map,
@@ -148,7 +148,7 @@ impl<'a> SheetReader<'a> {
     }
 
     pub fn source(&self, row: u64) -> SourceRef {
-        SourceRef::new(self.file.clone(), self.sheet_name.clone(), row)
+        SourceRef { file: self.file, sheet: self.sheet_name, row, column: None }
     }
 
     /// The header text of a column, lower-cased.
@@ -243,7 +243,7 @@ impl<'a> SheetReader<'a> {
 /// Apply `profile` to one sheet whose header row is `header_at` with columns `map`.
 pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usize, map: &ColumnMap) -> SheetResult {
     let mut out = SheetResult { columns: map.mappings(), ..Default::default() };
-    let reader = SheetReader::new(file, sheet.name.clone(), sheet.date_1904, profile, &sheet.rows[header_at], map);
+    let reader = SheetReader::new(file, sheet.name.as_deref(), sheet.date_1904, profile, &sheet.rows[header_at], map);
     // Figures of every data row (imported or rejected), in order, for total checks.
     let mut figures: Vec<RowFigures> = Vec::new();
     let mut section_start = 0usize;

@@ -3,24 +3,26 @@
 
 use serde::Serialize;
 use std::fmt;
-use std::sync::Arc;
+
+use super::LineText;
 
 /// A position in an input file. `row` is 1-based: the line number of the record's first line
 /// in a text file, the spreadsheet row number in a workbook.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct SourceRef {
-    /// Shared by every line and reject of a file (one allocation per file, not per row).
-    pub file: Arc<str>,
+    /// Interned, like the sheet's name: a copy per line, with no count of references to
+    /// update (a count shared by every line of a file is written by every reading thread).
+    pub file: LineText,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sheet: Option<String>,
+    pub sheet: Option<LineText>,
     pub row: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
 }
 
 impl SourceRef {
-    pub fn new(file: impl Into<Arc<str>>, sheet: Option<String>, row: u64) -> Self {
-        SourceRef { file: file.into(), sheet, row, column: None }
+    pub fn new(file: &str, sheet: Option<&str>, row: u64) -> Self {
+        SourceRef { file: file.into(), sheet: sheet.map(LineText::from), row, column: None }
     }
 
     pub fn with_column(&self, column: impl Into<String>) -> Self {
@@ -28,12 +30,16 @@ impl SourceRef {
     }
 }
 
-/// Ordered by file, sheet, row and column (as the fields are listed). Lines of one file
-/// share its name: the names are compared only when they are not the same allocation.
+/// Ordered by file, sheet, row and column (as the fields are listed), names by their text
+/// (compared only when they differ: interned names are equal when they are the same).
 impl Ord for SourceRef {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let file = if Arc::ptr_eq(&self.file, &other.file) { std::cmp::Ordering::Equal } else { self.file.cmp(&other.file) };
-        file.then_with(|| self.sheet.cmp(&other.sheet)).then_with(|| self.row.cmp(&other.row)).then_with(|| self.column.cmp(&other.column))
+        let name = |a: &LineText, b: &LineText| if a == b { std::cmp::Ordering::Equal } else { a.as_str().cmp(b.as_str()) };
+        let sheet = match (&self.sheet, &other.sheet) {
+            (Some(a), Some(b)) => name(a, b),
+            (a, b) => a.is_some().cmp(&b.is_some()),
+        };
+        name(&self.file, &other.file).then(sheet).then_with(|| self.row.cmp(&other.row)).then_with(|| self.column.cmp(&other.column))
     }
 }
 
@@ -63,28 +69,27 @@ mod tests {
 
     #[test]
     fn displays_file_sheet_row_column() {
-        let r = SourceRef::new("a.xlsx", Some("Detail".into()), 12).with_column("Net");
+        let r = SourceRef::new("a.xlsx", Some("Detail"), 12).with_column("Net");
         assert_eq!(r.to_string(), "a.xlsx:Detail:12:Net");
         assert_eq!(SourceRef::new("b.csv", None, 3).to_string(), "b.csv:3");
     }
 
     #[test]
     fn ordered_by_file_sheet_row_and_column() {
-        let a: Arc<str> = "a.csv".into();
-        let same_name: Arc<str> = "a.csv".into();
-        let at = |file: &Arc<str>, sheet: Option<&str>, row| SourceRef::new(file.clone(), sheet.map(String::from), row);
+        let (a, same_name) = ("a.csv", "a.csv");
+        let at = |file: &str, sheet: Option<&str>, row| SourceRef::new(file, sheet, row);
         let mut refs = [
-            at(&"b.csv".into(), None, 1),
-            at(&a, Some("S2"), 1),
-            at(&same_name, None, 9),
-            at(&a, None, 10),
-            at(&a, Some("S1"), 5),
-            at(&a, None, 10).with_column("C"),
-            at(&a, None, 2),
+            at("b.csv", None, 1),
+            at(a, Some("S2"), 1),
+            at(same_name, None, 9),
+            at(a, None, 10),
+            at(a, Some("S1"), 5),
+            at(a, None, 10).with_column("C"),
+            at(a, None, 2),
         ];
         refs.sort();
         let shown: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
         assert_eq!(shown, ["a.csv:2", "a.csv:9", "a.csv:10", "a.csv:10:C", "a.csv:S1:5", "a.csv:S2:1", "b.csv:1"]);
-        assert_eq!(at(&a, None, 3).cmp(&at(&same_name, None, 3)), std::cmp::Ordering::Equal);
+        assert_eq!(at(a, None, 3).cmp(&at(same_name, None, 3)), std::cmp::Ordering::Equal);
     }
 }

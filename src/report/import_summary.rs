@@ -243,7 +243,7 @@ pub fn ledger_record(l: &LedgerLine) -> Vec<String> {
         .collect();
     vec![
         l.source.file.to_string(),
-        l.source.sheet.clone().unwrap_or_default(),
+        l.source.sheet.map(|s| s.to_string()).unwrap_or_default(),
         l.source.row.to_string(),
         l.profile.to_string(),
         enum_name(&l.statement_kind),

@@ -113,7 +113,7 @@ fn audit_with_wrong_total(lines: Vec<L>) -> royalty_audit::engine::Audit {
     let mut fs = files(lines);
     let label = fs.iter_mut().find(|f| f.file.starts_with("label")).unwrap();
     label.controls.push(ControlCheck {
-        source: SourceRef::new(label.file.clone(), None, 11),
+        source: SourceRef::new(&label.file, None, 11),
         field: "royalty".into(),
         currency: None,
         stated: dec("2000"),
