@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io::Read;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Mutex, RwLock, mpsc};
 
 use encoding_rs::Encoding;
 use rust_decimal::Decimal;
@@ -238,13 +238,17 @@ struct Roll<'a> {
     decimal: u8,
     /// The profile gives a territory for rows without one.
     territory_constant: bool,
-    table: Mutex<Table>,
+    table: RwLock<Table>,
+    /// The workers' tallies, handed in as each worker stops.
+    tallies: Mutex<Vec<Tallies>>,
     hasher: foldhash::fast::FixedState,
 }
 
 /// The rolled-up lines of a file: an index from raw key to an [`Entry`], and the line of
-/// each entry (same position). Plain rows touch only their entry, so that adding a row
-/// costs a probe and the cache lines of its entry, not a visit to a large ledger line.
+/// each entry (same position). Plain rows only read their entry (under a read lock, so the
+/// workers probe at once) and add to their worker's [`Tallies`], so that adding a row
+/// costs a probe and a few cache lines, not a visit to a large ledger line, and no worker
+/// writes where the other reads. Lines of the full reader are rolled up under the write lock.
 ///
 /// The index is open addressing with linear probing, 8 bytes a slot (`0`: empty, else the
 /// hash's high 32 bits and the position + 1), kept at most half full. Rows are probed in
@@ -298,22 +302,100 @@ const PROBE_BATCH: usize = 16;
 /// benchmark's report was on the heap, a second cache miss per probe.
 const INLINE_KEY: usize = 104;
 
-/// What the plain rows of a key need, and what they add up, apart from the line itself.
-/// The key's hash is kept so that a probe compares bytes only when the hashes agree.
+/// What the plain rows of a key need, apart from the line itself (their sums are in the
+/// workers' [`Tallies`]). The key's hash is kept so that a probe compares bytes only when
+/// the hashes agree. Laid out in this order (`repr(C)`): what every probe reads comes first,
+/// on the cache line where the key starts.
+#[repr(C)]
 struct Entry {
     hash: u64,
-    key: KeyBytes,
-    /// A key cell looks like a total/skip label, or every key cell equals its header: the
-    /// key's rows always take the full reader.
-    careful: bool,
     /// The line's first row (rows before it take the full reader, which re-describes the line).
     first_row: u64,
     currency: Currency,
-    /// Plain rows added, and their exact sums by position in [`Roll::additive`] (those with
-    /// a bit in `present`).
-    rows: u64,
-    present: u16,
-    sums: [ExactSum; ADDITIVE.len()],
+    /// A key cell looks like a total/skip label, or every key cell equals its header: the
+    /// key's rows always take the full reader.
+    careful: bool,
+    key: KeyBytes,
+}
+
+/// A worker's plain rows by entry (the table's positions): for each, a slot with the rows
+/// added and one bit for each additive column they had a value in, then one slot per
+/// position in [`Roll::additive`] with its exact sum ([`ExactSum::to_words`]), in whole
+/// cache lines (a file with up to three money columns: one line an entry). Kept apart from
+/// the shared table so that adding a row writes only to the worker's own memory.
+struct Tallies {
+    /// Cache lines per entry.
+    lines_per: usize,
+    lines: Vec<TallyLine>,
+}
+
+/// Four 16-byte slots of a tally, on a cache line of their own.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct TallyLine([[u64; 2]; 4]);
+
+impl Tallies {
+    fn new(additive: usize) -> Tallies {
+        Tallies { lines_per: (additive + 1).div_ceil(4), lines: Vec::new() }
+    }
+
+    /// Slot `j` of entry `at`'s tally (the lines are there: [`Tallies::grow`]).
+    fn slot(&mut self, at: usize, j: usize) -> Option<&mut [u64; 2]> {
+        self.lines.get_mut(at * self.lines_per + j / 4).and_then(|l| l.0.get_mut(j % 4))
+    }
+
+    /// Make room for entry `at`, by doubling (entries come in as the file is read).
+    fn grow(&mut self, at: usize) {
+        let end = (at + 1) * self.lines_per;
+        if self.lines.len() < end {
+            self.lines.resize(end.max(self.lines.len() * 2), TallyLine::default());
+        }
+    }
+
+    /// Load the tallies of the entries `at` (making room for them): in a loop this short,
+    /// the cache misses of a batch's tallies overlap instead of coming one by one.
+    fn touch(&mut self, at: &[Option<usize>]) {
+        let Some(&last) = at.iter().flatten().max() else { return };
+        self.grow(last);
+        let mut seen = 0;
+        for at in at.iter().flatten() {
+            for line in self.lines.get(at * self.lines_per..(at + 1) * self.lines_per).unwrap_or_default() {
+                seen ^= line.0[0][0];
+            }
+        }
+        std::hint::black_box(seen);
+    }
+
+    /// Add a plain row to the tally of entry `at`; `None` (and nothing added) when a sum
+    /// would grow beyond what a Decimal holds: the full reader then adds the row to the line
+    /// with Decimal arithmetic.
+    fn add(&mut self, at: usize, values: PlainValues<'_>) -> Option<()> {
+        self.grow(at);
+        let mut added = [ExactSum::default(); ADDITIVE.len()];
+        for (k, (n, new)) in values.numbers.iter().zip(added.iter_mut()).enumerate() {
+            if values.present & (1 << k) != 0 {
+                *new = ExactSum::from_words(*self.slot(at, k + 1)?).plus(*n)?;
+            }
+        }
+        for (k, new) in added.iter().enumerate().take(values.numbers.len()) {
+            if values.present & (1 << k) != 0 {
+                *self.slot(at, k + 1)? = new.to_words();
+            }
+        }
+        let head = self.slot(at, 0)?;
+        head[0] += 1;
+        head[1] |= u64::from(values.present);
+        Some(())
+    }
+
+    /// The rows added to entry `at`, their bits of present columns and their sums (`n`
+    /// additive columns).
+    fn get(&self, at: usize, n: usize) -> Option<(u64, u16, impl Iterator<Item = ExactSum> + '_)> {
+        let lines = self.lines.get(at * self.lines_per..(at + 1) * self.lines_per)?;
+        let mut slots = lines.iter().flat_map(|l| l.0.iter());
+        let head = slots.next()?;
+        Some((head[0], head[1] as u16, slots.take(n).map(|w| ExactSum::from_words(*w))))
+    }
 }
 
 /// A raw key: inline when short (most keys), on the heap when not.
@@ -370,6 +452,16 @@ impl Table {
         for ((hash, _), slot) in keys.iter().zip(slots.iter_mut()) {
             *slot = self.index.get(*hash as usize & mask).copied().unwrap_or(0);
         }
+        // Load the entries the slots point to (where the key starts and where it ends) in a
+        // loop short enough for their cache misses to overlap, before comparing any key.
+        let mut seen = 0u64;
+        for ((hash, _), slot) in keys.iter().zip(slots) {
+            if slot != 0 && slot >> 32 == hash >> 32 {
+                let e = self.entries.get((slot as u32 - 1) as usize);
+                seen ^= e.map_or(0, |e| e.first_row ^ u64::from(e.key.get().last().copied().unwrap_or(0)));
+            }
+        }
+        std::hint::black_box(seen);
         for (((hash, key), first), out) in keys.iter().zip(slots).zip(found.iter_mut()) {
             let (mut at, mut slot) = (*hash as usize & mask, first);
             *out = loop {
@@ -388,29 +480,21 @@ impl Table {
         }
     }
 
-    /// Add a plain row to the line of its key; its currency, or `None` when the row needs
-    /// the full reader (no line yet, a careful key, a row before the line's first).
-    fn add(&mut self, hash: u64, key: &[u8], number: u64, values: PlainValues<'_>) -> Option<Currency> {
+    /// Add a plain row to the worker's tally for the line of its key; its currency, or
+    /// `None` when the row needs the full reader (no line yet, a careful key, a row before
+    /// the line's first).
+    fn add(&self, hash: u64, key: &[u8], number: u64, values: PlainValues<'_>, tallies: &mut Tallies) -> Option<Currency> {
         let at = self.find(hash, key)?;
-        self.add_at(at, number, values)
+        self.add_at(at, number, values, tallies)
     }
 
-    /// (Also `None` when a sum would grow beyond what a Decimal holds: the full reader then
-    /// adds the row to the line with Decimal arithmetic.)
-    fn add_at(&mut self, at: usize, number: u64, values: PlainValues<'_>) -> Option<Currency> {
-        let e = self.entries.get_mut(at)?;
+    /// (Also `None` when a sum would grow beyond what a Decimal holds: see [`Tallies::add`].)
+    fn add_at(&self, at: usize, number: u64, values: PlainValues<'_>, tallies: &mut Tallies) -> Option<Currency> {
+        let e = self.entries.get(at)?;
         if e.careful || number < e.first_row {
             return None;
         }
-        let mut sums = e.sums;
-        for ((k, sum), n) in sums.iter_mut().enumerate().zip(values.numbers) {
-            if values.present & (1 << k) != 0 {
-                *sum = sum.plus(*n)?;
-            }
-        }
-        e.sums = sums;
-        e.present |= values.present;
-        e.rows += 1;
+        tallies.add(at, values)?;
         Some(e.currency)
     }
 
@@ -436,20 +520,22 @@ impl Table {
         index[at] = (hash >> 32) << 32 | (position as u64 + 1);
     }
 
-    /// The lines with the plain rows' sums added in (`additive` as in [`Roll::additive`]),
-    /// and the rows they hold.
-    fn into_lines(self, additive: &[(usize, usize)]) -> (Vec<LedgerLine>, u64) {
+    /// The lines with the workers' tallies of plain rows added in (`additive` as in
+    /// [`Roll::additive`]), and the rows they hold.
+    fn into_lines(self, additive: &[(usize, usize)], tallies: &[Tallies]) -> (Vec<LedgerLine>, u64) {
         let mut lines = self.lines;
         let mut rows = 0;
-        for (e, line) in self.entries.iter().zip(lines.iter_mut()) {
-            let mut v: [Option<Decimal>; 9] = [None; 9];
-            for (k, (field, _)) in additive.iter().enumerate() {
-                if e.present & (1 << k) != 0 {
-                    v[*field] = Some(e.sums[k].to_decimal());
+        for (at, line) in lines.iter_mut().enumerate() {
+            for (count, present, sums) in tallies.iter().filter_map(|t| t.get(at, additive.len())) {
+                let mut v: [Option<Decimal>; 9] = [None; 9];
+                for ((k, (field, _)), sum) in additive.iter().enumerate().zip(sums) {
+                    if present & (1 << k) != 0 {
+                        v[*field] = Some(sum.to_decimal());
+                    }
                 }
+                add_values(line, &v);
+                line.rows += count;
             }
-            add_values(line, &v);
-            line.rows += e.rows;
             rows += line.rows;
         }
         (lines, rows)
@@ -573,7 +659,8 @@ impl super::TerritoryGroups {
 impl Plan<'_> {
     /// Read one chunk of text whose first line is `first_line`.
     /// (`lines`: an empty buffer for the chunk's lines, kept from an earlier chunk.)
-    fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>) -> Result<ChunkOut, String> {
+    /// (`tallies`: the worker's, see [`Tallies`].)
+    fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>, tallies: &mut Tallies) -> Result<ChunkOut, String> {
         let mut out = ChunkOut { lines, ..Default::default() };
         let mut key = Vec::new();
         let mut territories = Territories::default();
@@ -597,7 +684,7 @@ impl Plan<'_> {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, present });
                     if pending.rows.len() >= PENDING_ROWS {
-                        self.flush(roll, &mut pending, text, &mut scratch, &mut out);
+                        self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
                     }
                     return;
                 }
@@ -606,7 +693,7 @@ impl Plan<'_> {
             }
             // Rows are added in order: the plain rows before this one first.
             if let Some(roll) = &self.roll {
-                self.flush(roll, &mut pending, text, &mut scratch, &mut out);
+                self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
             }
             match row {
                 ChunkRow::Text(TextRow::Blank(_)) => {
@@ -624,7 +711,7 @@ impl Plan<'_> {
                         numbers.clear();
                         if let Some((hash, present)) = self.plain(roll, &fields, bytes, &mut key, &mut numbers, &mut territories) {
                             let values = PlainValues { numbers: &numbers, present };
-                            let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values);
+                            let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values, tallies);
                             if let Some(currency) = found {
                                 out.plain_figures.add(roll, currency, values, &mut out.figures);
                                 return;
@@ -637,8 +724,8 @@ impl Plan<'_> {
             self.slow(&scratch, &mut out);
         })?;
         if let Some(roll) = &self.roll {
-            self.flush(roll, &mut pending, text, &mut scratch, &mut out);
-            drop(self.table(roll, &mut out.rolled));
+            self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
+            self.roll_up_pending(roll, &mut out.rolled);
         }
         out.fold_plain_figures(self.roll.as_ref());
         Ok(out)
@@ -701,7 +788,7 @@ impl Plan<'_> {
     /// Add the pending plain rows to their lines: probed in batches under one lock, then
     /// in row order their figures counted, and the rows whose key has no line yet (or whose
     /// key is careful, or that come before the line's first row) read by the full reader.
-    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, scratch: &mut Row, out: &mut ChunkOut) {
+    fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, scratch: &mut Row, out: &mut ChunkOut, tallies: &mut Tallies) {
         if pending.rows.is_empty() {
             return;
         }
@@ -709,7 +796,7 @@ impl Plan<'_> {
         let n = roll.additive.len();
         let values = |i: usize, row: &PendingRow| PlainValues { numbers: pending.numbers.get(i * n..(i + 1) * n).unwrap_or_default(), present: row.present };
         {
-            let mut table = self.table(roll, &mut out.rolled);
+            let table = self.table(roll, &mut out.rolled);
             let mut found = [None; PROBE_BATCH];
             let mut keys: [(u64, &[u8]); PROBE_BATCH] = [(0, &[]); PROBE_BATCH];
             for (b, (batch, added)) in pending.rows.chunks(PROBE_BATCH).zip(added.chunks_mut(PROBE_BATCH)).enumerate() {
@@ -717,8 +804,9 @@ impl Plan<'_> {
                     *k = (r.hash, pending.keys.get(r.key.clone()).unwrap_or_default());
                 }
                 table.find_many(&keys[..batch.len()], &mut found[..batch.len()]);
+                tallies.touch(&found[..batch.len()]);
                 for (j, ((row, at), added)) in batch.iter().zip(found).zip(added.iter_mut()).enumerate() {
-                    *added = at.and_then(|at| table.add_at(at, row.number, values(b * PROBE_BATCH + j, row)));
+                    *added = at.and_then(|at| table.add_at(at, row.number, values(b * PROBE_BATCH + j, row), tallies));
                 }
             }
         }
@@ -802,17 +890,25 @@ impl Plan<'_> {
         out.lines.push(RolledLine { hash, key: start..out.keys.len(), careful, line });
     }
 
-    /// The rolled-up table, locked, with the chunk's lines of the full reader rolled up first
-    /// (in row order): every probe sees the lines of the rows before it.
-    fn table<'t>(&self, roll: &'t Roll<'_>, rolled: &mut RolledLines) -> std::sync::MutexGuard<'t, Table> {
+    /// The rolled-up table, read-locked, with the chunk's lines of the full reader rolled up
+    /// first (in row order): every probe sees the lines of the rows before it.
+    fn table<'t>(&self, roll: &'t Roll<'_>, rolled: &mut RolledLines) -> std::sync::RwLockReadGuard<'t, Table> {
+        self.roll_up_pending(roll, rolled);
         // A worker that panicked fails its chunk (and the import); the table is still whole.
-        let mut table = roll.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        roll.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Roll up the chunk's lines of the full reader waiting in `rolled`, under the write lock.
+    fn roll_up_pending(&self, roll: &Roll<'_>, rolled: &mut RolledLines) {
+        if rolled.lines.is_empty() {
+            return;
+        }
+        let mut table = roll.table.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for r in rolled.lines.drain(..) {
             let key = r.key.clone();
             table.roll_up(r, rolled.keys.get(key).unwrap_or_default());
         }
         rolled.keys.clear();
-        table
     }
 }
 
@@ -828,9 +924,6 @@ impl Table {
                     careful,
                     first_row: line.source.row,
                     currency: line.currency,
-                    rows: 0,
-                    present: 0,
-                    sums: Default::default(),
                 };
                 self.insert(entry, line);
             }
@@ -978,26 +1071,32 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             let out_tx = out_tx.clone();
             let (chunk_rx, plan, spare_tx) = (&chunk_rx, &plan, spare_tx.clone());
             scope.spawn(move || {
+                let mut tallies = Tallies::new(plan.roll.as_ref().map_or(0, |r| r.additive.len()));
                 loop {
                     let next = match chunk_rx.lock() {
                         Ok(rx) => rx.recv(),
-                        Err(_) => return,
+                        Err(_) => break,
                     };
-                    let Ok((index, first_line, bytes)) = next else { return };
+                    let Ok((index, first_line, bytes)) = next else { break };
                     // A bug in a worker must not leave the reader waiting for it: the
                     // chunk fails with an error, and so does the import.
                     let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let (text, inner_boms) = chunk_text(&bytes);
                         let lines = spare_lines.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
-                        let mut out = plan.chunk(&text, first_line, lines)?;
+                        let mut out = plan.chunk(&text, first_line, lines, &mut tallies)?;
                         out.inner_boms = inner_boms;
                         Ok(out)
                     }))
                     .unwrap_or_else(|_| Err(format!("line {first_line}: internal error while reading this part of the file")));
                     let _ = spare_tx.send(bytes);
                     if out_tx.send((index, chunk)).is_err() {
-                        return;
+                        break;
                     }
+                }
+                if let Some(roll) = &plan.roll
+                    && let Ok(mut all) = roll.tallies.lock()
+                {
+                    all.push(tallies);
                 }
             });
         }
@@ -1082,8 +1181,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     }
     if let Some(roll) = plan.roll {
         let table = roll.table.into_inner().unwrap_or_else(|p| p.into_inner());
+        let tallies = roll.tallies.into_inner().unwrap_or_else(|p| p.into_inner());
         let count = table.lines.len();
-        let (rolled, rows) = table.into_lines(&roll.additive);
+        let (rolled, rows) = table.into_lines(&roll.additive, &tallies);
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
@@ -1173,7 +1273,8 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         controls,
         decimal,
         territory_constant: profile.constants.contains_key("territory"),
-        table: Mutex::new(Table::default()),
+        table: RwLock::new(Table::default()),
+        tallies: Mutex::new(Vec::new()),
         hasher: foldhash::fast::FixedState::default(),
     }
 }
@@ -1239,6 +1340,53 @@ mod tests {
     }
 
     #[test]
+    fn tallies_add_exactly_refuse_what_would_not_fit_and_combine_across_workers() {
+        let n = |mantissa: i64, scale: u8| PlainNumber { mantissa, scale };
+        // Five money columns: two cache lines a tally.
+        let mut a = Tallies::new(5);
+        let mut b = Tallies::new(5);
+        assert_eq!(a.lines_per, 2);
+        let row = [n(3, 0), n(125, 2), n(0, 0), n(-7, 1), n(1, 10)];
+        assert_eq!(a.add(2, PlainValues { numbers: &row, present: 0b11011 }), Some(()));
+        assert_eq!(a.add(2, PlainValues { numbers: &row, present: 0b00001 }), Some(()));
+        assert_eq!(b.add(0, PlainValues { numbers: &row, present: 0b10000 }), Some(()));
+        assert_eq!(b.add(2, PlainValues { numbers: &row, present: 0b00010 }), Some(()));
+        // A sum past what a Decimal holds (i64::MAX rescaled to 18 decimals): refused, and
+        // nothing of the row is added, not even to the columns that would fit.
+        let big = [n(1, 0), n(i64::MAX, 0), n(0, 0), n(0, 0), n(0, 0)];
+        let tiny = [n(1, 0), n(1, 18), n(0, 0), n(0, 0), n(0, 0)];
+        assert_eq!(b.add(1, PlainValues { numbers: &big, present: 0b00011 }), Some(()));
+        assert_eq!(b.add(1, PlainValues { numbers: &tiny, present: 0b00011 }), None);
+        let (rows, present, sums) = b.get(1, 5).unwrap_or_else(|| unreachable!());
+        let sums: Vec<Decimal> = sums.map(ExactSum::to_decimal).collect();
+        assert_eq!((rows, present, sums[0], sums[1]), (1, 0b00011, Decimal::ONE, Decimal::from(i64::MAX)));
+        let (rows, present, sums) = a.get(2, 5).unwrap_or_else(|| unreachable!());
+        assert_eq!((rows, present), (2, 0b11011));
+        let sums: Vec<String> = sums.map(|s| s.to_decimal().to_string()).collect();
+        assert_eq!(sums, ["6", "1.25", "0", "-0.7", "0.0000000001"]);
+        // Entries a worker never touched have no tally there (or an empty one).
+        assert!(a.get(7, 5).is_none_or(|(rows, present, _)| rows == 0 && present == 0));
+        // The lines get every worker's sums; a column no row had a value in stays empty.
+        let mut table = Table::default();
+        for i in 0..3u64 {
+            let line = LedgerLine::new(crate::ledger::SourceRef::new("f.csv", None, i + 2), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            let key = format!("k{i}").into_bytes();
+            table.insert(Entry { hash: i, key: KeyBytes::new(&key), careful: false, first_row: i + 2, currency: line.currency }, line);
+        }
+        // (field in ADDITIVE, column): units, gross, fees, net, royalty.
+        let additive = [(0, 9), (2, 10), (3, 11), (5, 12), (6, 13)];
+        let (lines, rows) = table.into_lines(&additive, &[a, b]);
+        assert_eq!(lines[2].rows, 1 + 3);
+        assert_eq!(lines[2].units, Some(Decimal::from(6)));
+        assert_eq!(lines[2].gross, Some(Decimal::new(250, 2)));
+        assert_eq!(lines[2].fees, None);
+        assert_eq!(lines[2].net, Some(Decimal::new(-7, 1)));
+        assert_eq!(lines[2].royalty, Some(Decimal::new(1, 10)));
+        assert_eq!((lines[0].rows, lines[0].royalty, lines[0].units), (2, Some(Decimal::new(1, 10)), None));
+        assert_eq!(rows, lines.iter().map(|l| l.rows).sum::<u64>());
+    }
+
+    #[test]
     fn the_table_finds_every_key_it_holds_and_no_other() {
         use crate::ledger::SourceRef;
         let hasher = foldhash::fast::FixedState::default();
@@ -1247,7 +1395,7 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             let line = LedgerLine::new(SourceRef::new("f.csv", None, i as u64), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
             let hash = hasher.hash_one(&k[..]);
-            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency, rows: 0, present: 0, sums: Default::default() };
+            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency };
             table.insert(entry, line);
         }
         assert!(table.index.len() >= 2 * keys.len(), "at most half full");
