@@ -29,11 +29,32 @@ impl std::fmt::Display for IdError {
 
 /// True when a cell text looks like a number Excel turned into scientific notation
 /// (`1.23457E+11`): the digits it stood for are gone and cannot be recovered.
+/// Read by hand, not by a regex (`[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+`, which the
+/// tests check it against): it is asked of every ISRC and UPC cell, and a regex shared by
+/// the reading threads hands each a cache through a lock.
 pub fn is_scientific_notation(text: &str) -> bool {
-    static SCI: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$").expect("static regex")
-    });
-    SCI.is_match(text.trim())
+    fn sign(b: &[u8]) -> &[u8] {
+        b.strip_prefix(b"+").or_else(|| b.strip_prefix(b"-")).unwrap_or(b)
+    }
+    /// `b` less its leading digits, when there is at least one.
+    fn digits(b: &[u8]) -> Option<&[u8]> {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        (n > 0).then(|| b.get(n..).unwrap_or_default())
+    }
+    let b = text.trim().as_bytes();
+    // Most cells have no exponent at all.
+    if !b.iter().any(|&c| c == b'e' || c == b'E') {
+        return false;
+    }
+    let Some(mut rest) = digits(sign(b)) else { return false };
+    if let Some(fraction) = rest.strip_prefix(b".").or_else(|| rest.strip_prefix(b",")) {
+        let Some(after) = digits(fraction) else { return false };
+        rest = after;
+    }
+    match rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        Some(exponent) => digits(sign(exponent)).is_some_and(<[u8]>::is_empty),
+        None => false,
+    }
 }
 
 /// Normalise and validate an ISRC; returns the 12-character code.
@@ -205,5 +226,20 @@ mod tests {
         assert!(is_scientific_notation("1.23457E+11"));
         assert!(is_scientific_notation("1,23457E+11"));
         assert!(!is_scientific_notation("123457000000"));
+        for t in ["1E5", "-1e-5", " +12.5E+03 ", "1,5e7"] {
+            assert!(is_scientific_notation(t), "{t}");
+        }
+        for t in ["", "E5", "1E", "1.E5", ".5E5", "1.5", "1e5x", "1e+-5", "--1e5", "1.2.3e4", "USRC1E234567", "1e 5"] {
+            assert!(!is_scientific_notation(t), "{t}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The hand-written reading agrees with the pattern it stands for.
+        #[test]
+        fn scientific_notation_agrees_with_its_pattern(text in "[ +\\-0-9.,eEx]{0,12}") {
+            let pattern = Regex::new(r"^[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$").unwrap();
+            proptest::prop_assert_eq!(is_scientific_notation(&text), pattern.is_match(text.trim()), "{:?}", text);
+        }
     }
 }
