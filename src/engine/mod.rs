@@ -123,9 +123,19 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
         }
     }
     let _t = crate::timings::stage("engine: effects and totals");
-    let mut accounts = account::roll_forward(&ctx);
-    effects::attribute(&ctx, &accounts, &mut findings);
-    checks::timing::finalize(&ctx, &mut findings);
+    // What the statements reported and what the recomputation expects, summed over every
+    // line, on a thread of their own while the findings' effects are worked out.
+    let (mut accounts, sums) = std::thread::scope(|scope| {
+        let sums = scope.spawn(|| (reported_royalties(&ctx), ctx.calcs().iter().map(|c| c.expected).sum::<Decimal>()));
+        let accounts = account::roll_forward(&ctx);
+        effects::attribute(&ctx, &accounts, &mut findings);
+        checks::timing::finalize(&ctx, &mut findings);
+        (accounts, sums.join())
+    });
+    let (reported, recomputed) = match sums {
+        Ok(sums) => sums,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
     let minor = contract.currency.minor_units();
     for f in findings.iter_mut().filter(|f| f.clause.is_empty()) {
         f.clause = default_clause(contract, f.rule);
@@ -140,8 +150,7 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
     }
     findings.sort_by(|a, b| (a.rule, a.period, &a.keys, &a.title).cmp(&(b.rule, b.period, &b.keys, &b.title)));
     assign_ids(&mut findings);
-    let reported = reported_royalties(&ctx);
-    let totals = totals(&ctx, &findings, &reported);
+    let totals = totals(&ctx, &findings, &reported, recomputed);
     for pa in &mut accounts {
         for v in [
             &mut pa.credits,
@@ -182,11 +191,24 @@ struct Reported {
     by_period: BTreeMap<Option<Period>, Decimal>,
 }
 
-/// [`Reported`], in one pass over the statement lines.
+/// [`Reported`], in one pass over the statement lines (summed while the period stays the
+/// same: a statement's lines come together).
 fn reported_royalties(ctx: &Ctx) -> Reported {
     let mut by_period: BTreeMap<Option<Period>, Decimal> = BTreeMap::new();
+    let mut run: Option<(Option<Period>, Decimal)> = None;
     for l in ctx.statement.iter().filter(|l| l.line_kind == crate::ledger::LineKind::Income) {
-        *by_period.entry(Ctx::period_of(l)).or_default() += l.royalty.or(l.net).unwrap_or_default();
+        let (period, v) = (Ctx::period_of(l), l.royalty.or(l.net).unwrap_or_default());
+        match &mut run {
+            Some((p, sum)) if *p == period => *sum += v,
+            _ => {
+                if let Some((p, sum)) = run.replace((period, v)) {
+                    *by_period.entry(p).or_default() += sum;
+                }
+            }
+        }
+    }
+    if let Some((p, sum)) = run {
+        *by_period.entry(p).or_default() += sum;
     }
     Reported { total: by_period.values().sum(), by_period }
 }
@@ -238,10 +260,11 @@ pub fn tidy(v: Decimal, minor_units: u32) -> Decimal {
     n
 }
 
-fn totals(ctx: &Ctx, findings: &[Finding], reported: &Reported) -> Totals {
+/// (`recomputed`: the sum of the recomputation's expected royalties.)
+fn totals(ctx: &Ctx, findings: &[Finding], reported: &Reported, recomputed: Decimal) -> Totals {
     let mut t = Totals {
         reported_royalties: reported.total,
-        recomputed_royalties: ctx.calcs().iter().map(|c| c.expected).sum(),
+        recomputed_royalties: recomputed,
         ..Default::default()
     };
     for f in findings {
