@@ -43,6 +43,14 @@ impl Cell {
         }
     }
 
+    /// [`Cell::display`], borrowed from the cell when it is text (most cells).
+    pub fn shown(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(t) => std::borrow::Cow::Borrowed(t.trim()),
+            other => std::borrow::Cow::Owned(other.display()),
+        }
+    }
+
     /// The cell as a person would read it (for headers, labels and messages).
     pub fn display(&self) -> String {
         match self {

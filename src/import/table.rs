@@ -195,7 +195,7 @@ impl<'a> SheetReader<'a> {
             return RowOutcome::NonData("blank row".into());
         }
         let repeats_header = map.fields.iter().all(|(_, i, _)| {
-            let text = row.cell(*i).display();
+            let text = row.cell(*i).shown();
             let header = self.header_texts.get(*i).map(String::as_str);
             match header {
                 None => false,
