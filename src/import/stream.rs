@@ -785,7 +785,7 @@ impl Plan<'_> {
         Some((roll.hash(&key[start..]), present))
     }
 
-    /// Add the pending plain rows to their lines: probed in batches under one lock, then
+    /// Add the pending plain rows to their lines: probed in batches under one read lock, then
     /// in row order their figures counted, and the rows whose key has no line yet (or whose
     /// key is careful, or that come before the line's first row) read by the full reader.
     fn flush(&self, roll: &Roll<'_>, pending: &mut Pending, text: &str, scratch: &mut Row, out: &mut ChunkOut, tallies: &mut Tallies) {
@@ -1093,10 +1093,8 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                         break;
                     }
                 }
-                if let Some(roll) = &plan.roll
-                    && let Ok(mut all) = roll.tallies.lock()
-                {
-                    all.push(tallies);
+                if let Some(roll) = &plan.roll {
+                    roll.tallies.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(tallies);
                 }
             });
         }
