@@ -946,10 +946,14 @@ impl Table {
     }
 }
 
-/// The text of `head` up to its last whole record, read as a grid: for profile detection.
-fn head_grid(head: &str, encoding: &'static Encoding) -> Result<Grid, String> {
+/// The first records of `head`, read as a grid: for profile detection and the header row.
+/// Only its first records are read (as many as any profile searches for its header, and
+/// one more): detection and the header look no further, and the workers read the rest.
+/// (The whole first chunk as cells cost 20–33 ms before any worker started.)
+fn head_grid(head: &str, encoding: &'static Encoding, opts: &ImportOptions) -> Result<Grid, String> {
     let delimiter = sniff_delimiter(head);
-    let end = line_ends(head.as_bytes()).last().unwrap_or(head.len());
+    let rows = opts.profiles.iter().map(|p| p.header_search_rows).max().unwrap_or(0) + 1;
+    let end = line_ends(head.as_bytes()).take(rows).last().unwrap_or(head.len());
     let sheet = super::delimited::read_text(&head[..end], Some(delimiter))?;
     Ok(Grid { sheets: vec![sheet], hidden_sheets: Vec::new(), encoding: Some(encoding.name()), delimiter: Some(delimiter), notes: Vec::new() })
 }
@@ -991,7 +995,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         return Err(Declined::NotStreamable);
     }
     // Header and profile from the first chunk.
-    let grid = head_grid(&head, encoding)?;
+    let grid = head_grid(&head, encoding, opts)?;
     drop(head);
     let delimiter = grid.delimiter.unwrap_or(b',');
     let profile = profile_for(name, &grid, opts)?;
@@ -1286,7 +1290,7 @@ pub fn peek_kind(path: &std::path::Path, opts: &ImportOptions) -> Option<Stateme
     }
     let (encoding, bom) = super::decode::sniff(&first, false);
     let (text, _) = encoding.decode_without_bom_handling(&first[bom.min(first.len())..]);
-    let grid = head_grid(&text, encoding).ok()?;
+    let grid = head_grid(&text, encoding, opts).ok()?;
     profile_for(&path.display().to_string(), &grid, opts).ok().map(|p| p.statement_kind)
 }
 
