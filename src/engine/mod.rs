@@ -191,24 +191,11 @@ struct Reported {
     by_period: BTreeMap<Option<Period>, Decimal>,
 }
 
-/// [`Reported`], in one pass over the statement lines (summed while the period stays the
-/// same: a statement's lines come together).
+/// [`Reported`], in one pass over the statement lines.
 fn reported_royalties(ctx: &Ctx) -> Reported {
     let mut by_period: BTreeMap<Option<Period>, Decimal> = BTreeMap::new();
-    let mut run: Option<(Option<Period>, Decimal)> = None;
     for l in ctx.statement.iter().filter(|l| l.line_kind == crate::ledger::LineKind::Income) {
-        let (period, v) = (Ctx::period_of(l), l.royalty.or(l.net).unwrap_or_default());
-        match &mut run {
-            Some((p, sum)) if *p == period => *sum += v,
-            _ => {
-                if let Some((p, sum)) = run.replace((period, v)) {
-                    *by_period.entry(p).or_default() += sum;
-                }
-            }
-        }
-    }
-    if let Some((p, sum)) = run {
-        *by_period.entry(p).or_default() += sum;
+        *by_period.entry(Ctx::period_of(l)).or_default() += l.royalty.or(l.net).unwrap_or_default();
     }
     Reported { total: by_period.values().sum(), by_period }
 }
