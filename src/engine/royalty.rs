@@ -153,8 +153,9 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             files.push(l.source.file);
         }
     }
-    // (Interned names: one name is one file, however many times it was read.)
-    files.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    // (Interned names, ordered by their text: one name is one file, however many times it
+    // was read.)
+    files.sort();
     let rank = |f: &LineText| files.iter().position(|g| g == f).unwrap_or(0);
     let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
         .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)

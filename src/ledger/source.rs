@@ -30,16 +30,12 @@ impl SourceRef {
     }
 }
 
-/// Ordered by file, sheet, row and column (as the fields are listed), names by their text
-/// (compared only when they differ: interned names are equal when they are the same).
+/// Ordered by file, sheet, row and column (as the fields are listed), names by their text.
+/// Lines of one file share its handle: the names are compared only when the handles differ.
 impl Ord for SourceRef {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let name = |a: &LineText, b: &LineText| if a == b { std::cmp::Ordering::Equal } else { a.as_str().cmp(b.as_str()) };
-        let sheet = match (&self.sheet, &other.sheet) {
-            (Some(a), Some(b)) => name(a, b),
-            (a, b) => a.is_some().cmp(&b.is_some()),
-        };
-        name(&self.file, &other.file).then(sheet).then_with(|| self.row.cmp(&other.row)).then_with(|| self.column.cmp(&other.column))
+        let file = if self.file == other.file { std::cmp::Ordering::Equal } else { self.file.cmp(&other.file) };
+        file.then_with(|| self.sheet.cmp(&other.sheet)).then_with(|| self.row.cmp(&other.row)).then_with(|| self.column.cmp(&other.column))
     }
 }
 
