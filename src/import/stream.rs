@@ -542,6 +542,12 @@ impl Table {
     }
 }
 
+/// What a worker keeps from chunk to chunk of a file.
+struct Worker {
+    tallies: Tallies,
+    territories: Territories,
+}
+
 /// Territory text → its group (`None`: not one that groups plainly), per worker: two-byte
 /// texts (ISO codes, nearly every row) by a table indexed by their bytes, others hashed.
 #[derive(Default)]
@@ -659,11 +665,11 @@ impl super::TerritoryGroups {
 impl Plan<'_> {
     /// Read one chunk of text whose first line is `first_line`.
     /// (`lines`: an empty buffer for the chunk's lines, kept from an earlier chunk.)
-    /// (`tallies`: the worker's, see [`Tallies`].)
-    fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>, tallies: &mut Tallies) -> Result<ChunkOut, String> {
+    /// (`worker`: what the worker keeps from chunk to chunk.)
+    fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>, worker: &mut Worker) -> Result<ChunkOut, String> {
+        let Worker { tallies, territories } = worker;
         let mut out = ChunkOut { lines, ..Default::default() };
         let mut key = Vec::new();
-        let mut territories = Territories::default();
         let mut pending = Pending::default();
         let mut numbers = Vec::new();
         // Rows for the full reader are filled in here, one at a time, reusing its buffers.
@@ -680,7 +686,7 @@ impl Plan<'_> {
             }
             if let (Some(roll), ChunkRow::Fields { fields, bytes, .. }) = (&self.roll, &row) {
                 let (start, numbers) = (pending.keys.len(), pending.numbers.len());
-                if let Some((hash, present)) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut pending.numbers, &mut territories) {
+                if let Some((hash, present)) = self.plain(roll, fields, *bytes, &mut pending.keys, &mut pending.numbers, territories) {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, present });
                     if pending.rows.len() >= PENDING_ROWS {
@@ -709,7 +715,7 @@ impl Plan<'_> {
                         let bytes = record.as_byte_record().as_slice().len();
                         key.clear();
                         numbers.clear();
-                        if let Some((hash, present)) = self.plain(roll, &fields, bytes, &mut key, &mut numbers, &mut territories) {
+                        if let Some((hash, present)) = self.plain(roll, &fields, bytes, &mut key, &mut numbers, territories) {
                             let values = PlainValues { numbers: &numbers, present };
                             let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values, tallies);
                             if let Some(currency) = found {
@@ -1075,7 +1081,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             let out_tx = out_tx.clone();
             let (chunk_rx, plan, spare_tx) = (&chunk_rx, &plan, spare_tx.clone());
             scope.spawn(move || {
-                let mut tallies = Tallies::new(plan.roll.as_ref().map_or(0, |r| r.additive.len()));
+                let mut worker = Worker { tallies: Tallies::new(plan.roll.as_ref().map_or(0, |r| r.additive.len())), territories: Territories::default() };
                 loop {
                     let next = match chunk_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -1087,7 +1093,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                     let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let (text, inner_boms) = chunk_text(&bytes);
                         let lines = spare_lines.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
-                        let mut out = plan.chunk(&text, first_line, lines, &mut tallies)?;
+                        let mut out = plan.chunk(&text, first_line, lines, &mut worker)?;
                         out.inner_boms = inner_boms;
                         Ok(out)
                     }))
@@ -1098,7 +1104,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                     }
                 }
                 if let Some(roll) = &plan.roll {
-                    roll.tallies.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(tallies);
+                    roll.tallies.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(worker.tallies);
                 }
             });
         }
