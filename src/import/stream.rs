@@ -143,6 +143,8 @@ struct ChunkOut {
 struct RolledLines {
     lines: Vec<RolledLine>,
     keys: Vec<u8>,
+    /// Where each line goes (a buffer kept from one roll-up to the next).
+    placements: Vec<Placement>,
 }
 
 struct RolledLine {
@@ -239,16 +241,18 @@ struct Roll<'a> {
     /// The profile gives a territory for rows without one.
     territory_constant: bool,
     table: RwLock<Table>,
+    lines: Mutex<RolledStore>,
     /// The workers' tallies, handed in as each worker stops.
     tallies: Mutex<Vec<Tallies>>,
     hasher: foldhash::fast::FixedState,
 }
 
-/// The rolled-up lines of a file: an index from raw key to an [`Entry`], and the line of
-/// each entry (same position). Plain rows only read their entry (under a read lock, so the
-/// workers probe at once) and add to their worker's [`Tallies`], so that adding a row
-/// costs a probe and a few cache lines, not a visit to a large ledger line, and no worker
-/// writes where the other reads. Lines of the full reader are rolled up under the write lock.
+/// The keys of the rolled-up lines of a file: an index from raw key to an [`Entry`], whose
+/// position is its line's in the [`RolledStore`]. Plain rows only read their entry (under a
+/// read lock, so the workers probe at once) and add to their worker's [`Tallies`], so that
+/// adding a row costs a probe and a few cache lines, not a visit to a large ledger line,
+/// and no worker writes where the other reads. The keys of lines of the full reader are
+/// entered under the write lock; the lines are placed after it is let go.
 ///
 /// The index is open addressing with linear probing, 8 bytes a slot (`0`: empty, else the
 /// hash's high 32 bits and the position + 1), kept at most half full. Rows are probed in
@@ -259,7 +263,27 @@ struct Roll<'a> {
 struct Table {
     index: Vec<u64>,
     entries: Vec<Entry>,
-    lines: Vec<LedgerLine>,
+}
+
+/// The rolled-up lines, by the position of their key's entry in the [`Table`]. Kept under a
+/// lock of their own: a worker places the lines of the keys it entered after it has let go
+/// of the table, so that the other workers probe on while it copies the lines (large, and
+/// each new page of them is a page fault) into place.
+#[derive(Default)]
+struct RolledStore {
+    /// The line of each entry (`None` only until the worker that entered the key places it).
+    placed: Vec<Option<LedgerLine>>,
+    /// Lines of the full reader for keys that had an entry already (another worker entered
+    /// the key first, or a row the plain path could not take), rolled in when the file is
+    /// done, by entry and row: the sums are then the same whatever the workers' timing.
+    extra: Vec<(usize, LedgerLine)>,
+}
+
+/// Where a line of the full reader goes: a new key's entry, or the entry of its key.
+#[derive(Clone, Copy)]
+enum Placement {
+    New(usize),
+    Existing(usize),
 }
 
 /// Plain rows of a chunk waiting to be added (in row order), with their keys' bytes.
@@ -292,6 +316,11 @@ struct PlainValues<'v> {
 
 /// Plain rows gathered before they are added under one lock.
 const PENDING_ROWS: usize = 1024;
+
+/// Lines of the full reader a worker keeps waiting while another holds the table: below
+/// this, it probes on and rolls them up at a later flush (their keys' next rows meanwhile
+/// take the full reader, and roll up the same); at this many it waits for the table.
+const ROLLED_WAIT: usize = 4096;
 
 /// Rows probed together by [`Table::find_many`].
 const PROBE_BATCH: usize = 16;
@@ -498,7 +527,8 @@ impl Table {
         Some(e.currency)
     }
 
-    fn insert(&mut self, entry: Entry, line: LedgerLine) {
+    /// Enter a new key; its position.
+    fn insert(&mut self, entry: Entry) -> usize {
         if (self.entries.len() + 1) * 2 > self.index.len() {
             let capacity = (self.index.len() * 2).max(1 << 12);
             self.index = vec![0; capacity];
@@ -508,7 +538,7 @@ impl Table {
         }
         Self::place(&mut self.index, entry.hash, self.entries.len());
         self.entries.push(entry);
-        self.lines.push(line);
+        self.entries.len() - 1
     }
 
     fn place(index: &mut [u64], hash: u64, position: usize) {
@@ -520,10 +550,44 @@ impl Table {
         index[at] = (hash >> 32) << 32 | (position as u64 + 1);
     }
 
-    /// The lines with the workers' tallies of plain rows added in (`additive` as in
-    /// [`Roll::additive`]), and the rows they hold.
-    fn into_lines(self, additive: &[(usize, usize)], tallies: &[Tallies]) -> (Vec<LedgerLine>, u64) {
-        let mut lines = self.lines;
+}
+
+impl RolledStore {
+    /// Put the line of the new key entered at `at` in its place.
+    fn place(&mut self, at: usize, line: LedgerLine) {
+        if self.placed.len() <= at {
+            self.placed.resize_with(at + 1, || None);
+        }
+        if let Some(slot) = self.placed.get_mut(at) {
+            *slot = Some(line);
+        }
+    }
+
+    /// The lines with the extra lines of the full reader rolled in and the workers' tallies
+    /// of plain rows added (`additive` as in [`Roll::additive`]), and the rows they hold;
+    /// `None` when an entry has no line (a line lost: never, unless a worker failed).
+    fn into_lines(self, additive: &[(usize, usize)], tallies: &[Tallies]) -> Option<(Vec<LedgerLine>, u64)> {
+        let RolledStore { mut placed, mut extra } = self;
+        extra.sort_by_key(|(at, l)| (*at, l.source.row));
+        for (at, line) in extra {
+            let acc = placed.get_mut(at)?.as_mut()?;
+            if line.source.row < acc.source.row {
+                // The first row of the key describes the line (rows may arrive out of order).
+                let (sums, rows) = (additive_values(acc), acc.rows);
+                *acc = line;
+                add_values(acc, &sums);
+                acc.rows += rows;
+            } else {
+                add_values(acc, &additive_values(&line));
+                acc.rows += line.rows;
+            }
+        }
+        let count = placed.len();
+        // (Collected in place: an `Option` of a line is as large as the line.)
+        let mut lines: Vec<LedgerLine> = placed.into_iter().map_while(|l| l).collect();
+        if lines.len() != count {
+            return None;
+        }
         let mut rows = 0;
         for (at, line) in lines.iter_mut().enumerate() {
             for (count, present, sums) in tallies.iter().filter_map(|t| t.get(at, additive.len())) {
@@ -538,7 +602,7 @@ impl Table {
             }
             rows += line.rows;
         }
-        (lines, rows)
+        Some((lines, rows))
     }
 }
 
@@ -897,11 +961,30 @@ impl Plan<'_> {
     }
 
     /// The rolled-up table, read-locked, with the chunk's lines of the full reader rolled up
-    /// first (in row order): every probe sees the lines of the rows before it.
+    /// first (in row order) when the table is free or many are waiting: a probe sees the
+    /// lines of the rows before it, or takes its row to the full reader, whose line then
+    /// rolls up into the same line (see [`RolledStore`]).
     fn table<'t>(&self, roll: &'t Roll<'_>, rolled: &mut RolledLines) -> std::sync::RwLockReadGuard<'t, Table> {
-        self.roll_up_pending(roll, rolled);
+        if rolled.lines.len() >= ROLLED_WAIT {
+            self.roll_up_pending(roll, rolled);
+        } else {
+            self.try_roll_up_pending(roll, rolled);
+        }
         // A worker that panicked fails its chunk (and the import); the table is still whole.
         roll.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// [`Plan::roll_up_pending`] when no other worker holds the table; else nothing yet.
+    fn try_roll_up_pending(&self, roll: &Roll<'_>, rolled: &mut RolledLines) {
+        if rolled.lines.is_empty() {
+            return;
+        }
+        let table = match roll.table.try_write() {
+            Ok(t) => t,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        Self::enter_and_place(roll, rolled, table);
     }
 
     /// Roll up the chunk's lines of the full reader waiting in `rolled`, under the write lock.
@@ -909,44 +992,42 @@ impl Plan<'_> {
         if rolled.lines.is_empty() {
             return;
         }
-        let mut table = roll.table.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for r in rolled.lines.drain(..) {
-            let key = r.key.clone();
-            table.roll_up(r, rolled.keys.get(key).unwrap_or_default());
+        let table = roll.table.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::enter_and_place(roll, rolled, table);
+    }
+
+    /// Enter the keys of the waiting lines in the write-locked table, let go of it, then put
+    /// the lines in their places.
+    fn enter_and_place(roll: &Roll<'_>, rolled: &mut RolledLines, mut table: std::sync::RwLockWriteGuard<'_, Table>) {
+        rolled.placements.clear();
+        for r in &rolled.lines {
+            let key = rolled.keys.get(r.key.clone()).unwrap_or_default();
+            rolled.placements.push(table.enter(r, key));
         }
+        drop(table);
         rolled.keys.clear();
+        let mut store = roll.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (r, placement) in rolled.lines.drain(..).zip(rolled.placements.drain(..)) {
+            match placement {
+                Placement::New(at) => store.place(at, r.line),
+                Placement::Existing(at) => store.extra.push((at, r.line)),
+            }
+        }
     }
 }
 
 impl Table {
-    /// Roll a line of the full reader up into the line of its key.
-    fn roll_up(&mut self, r: RolledLine, key: &[u8]) {
-        let RolledLine { hash, careful, line, .. } = r;
-        match self.find(hash, key) {
-            None => {
-                let entry = Entry {
-                    hash,
-                    key: KeyBytes::new(key),
-                    careful,
-                    first_row: line.source.row,
-                    currency: line.currency,
-                };
-                self.insert(entry, line);
-            }
+    /// Enter the key of a line of the full reader: a new entry, or its key's entry, whose
+    /// first row it may now be (the line itself is placed by the caller).
+    fn enter(&mut self, r: &RolledLine, key: &[u8]) -> Placement {
+        let row = r.line.source.row;
+        match self.find(r.hash, key) {
+            None => Placement::New(self.insert(Entry { hash: r.hash, key: KeyBytes::new(key), careful: r.careful, first_row: row, currency: r.line.currency })),
             Some(at) => {
-                let (Some(e), Some(acc)) = (self.entries.get_mut(at), self.lines.get_mut(at)) else { return };
-                if line.source.row < acc.source.row {
-                    // The first row of the key describes the line (rows may arrive out of order).
-                    let sums = additive_values(acc);
-                    let rows = acc.rows;
-                    *acc = line;
-                    add_values(acc, &sums);
-                    acc.rows += rows;
-                } else {
-                    add_values(acc, &additive_values(&line));
-                    acc.rows += 1;
+                if let Some(e) = self.entries.get_mut(at) {
+                    e.first_row = e.first_row.min(row);
                 }
-                e.first_row = acc.source.row;
+                Placement::Existing(at)
             }
         }
     }
@@ -1189,9 +1270,12 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
     }
     if let Some(roll) = plan.roll {
         let table = roll.table.into_inner().unwrap_or_else(|p| p.into_inner());
+        let store = roll.lines.into_inner().unwrap_or_else(|p| p.into_inner());
         let tallies = roll.tallies.into_inner().unwrap_or_else(|p| p.into_inner());
-        let count = table.lines.len();
-        let (rolled, rows) = table.into_lines(&roll.additive, &tallies);
+        let count = table.entries.len();
+        let Some((rolled, rows)) = store.into_lines(&roll.additive, &tallies).filter(|(lines, _)| lines.len() == count) else {
+            return Err(Declined::Error("internal error: a rolled-up line was lost".into()));
+        };
         if rows > count as u64 {
             out.notes.push(format!("{rows} sales rows rolled up into {count} ledger lines (one per key; `rows` counts them)"));
         }
@@ -1282,6 +1366,7 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         decimal,
         territory_constant: profile.constants.contains_key("territory"),
         table: RwLock::new(Table::default()),
+        lines: Mutex::new(RolledStore::default()),
         tallies: Mutex::new(Vec::new()),
         hasher: foldhash::fast::FixedState::default(),
     }
@@ -1375,15 +1460,16 @@ mod tests {
         // Entries a worker never touched have no tally there (or an empty one).
         assert!(a.get(7, 5).is_none_or(|(rows, present, _)| rows == 0 && present == 0));
         // The lines get every worker's sums; a column no row had a value in stays empty.
-        let mut table = Table::default();
+        let (mut table, mut store) = (Table::default(), RolledStore::default());
         for i in 0..3u64 {
             let line = LedgerLine::new(crate::ledger::SourceRef::new("f.csv", None, i + 2), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
             let key = format!("k{i}").into_bytes();
-            table.insert(Entry { hash: i, key: KeyBytes::new(&key), careful: false, first_row: i + 2, currency: line.currency }, line);
+            let at = table.insert(Entry { hash: i, key: KeyBytes::new(&key), careful: false, first_row: i + 2, currency: line.currency });
+            store.place(at, line);
         }
         // (field in ADDITIVE, column): units, gross, fees, net, royalty.
         let additive = [(0, 9), (2, 10), (3, 11), (5, 12), (6, 13)];
-        let (lines, rows) = table.into_lines(&additive, &[a, b]);
+        let (lines, rows) = store.into_lines(&additive, &[a, b]).unwrap_or_else(|| unreachable!());
         assert_eq!(lines[2].rows, 1 + 3);
         assert_eq!(lines[2].units, Some(Decimal::from(6)));
         assert_eq!(lines[2].gross, Some(Decimal::new(250, 2)));
@@ -1395,16 +1481,49 @@ mod tests {
     }
 
     #[test]
+    fn extra_lines_roll_in_by_entry_and_row_whatever_order_they_came_in() {
+        let line = |row: u64, net: i64, title: &str| {
+            let mut l = LedgerLine::new(crate::ledger::SourceRef::new("f.csv", None, row), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            l.net = Some(Decimal::from(net));
+            l.title = Some(title.into());
+            l
+        };
+        let build = |extra_order: &[usize]| {
+            let mut store = RolledStore::default();
+            // Placed out of order (the workers place their keys' lines as they go).
+            store.place(1, line(10, 100, "b"));
+            store.place(0, line(5, 1000, "a"));
+            let extra = [(0, line(7, 2, "later")), (0, line(3, 1, "first")), (1, line(12, 4, "b2"))];
+            for &i in extra_order {
+                let (at, l) = &extra[i];
+                store.extra.push((*at, l.clone()));
+            }
+            store.into_lines(&[], &[]).unwrap_or_else(|| unreachable!())
+        };
+        let (lines, rows) = build(&[0, 1, 2]);
+        // Row 3 came before the placed line's row 5: it describes the line; the sums are all.
+        assert_eq!((lines[0].source.row, lines[0].title.as_deref(), lines[0].net, lines[0].rows), (3, Some("first"), Some(Decimal::from(1003)), 3));
+        assert_eq!((lines[1].source.row, lines[1].net, lines[1].rows), (10, Some(Decimal::from(104)), 2));
+        assert_eq!(rows, 5);
+        let (again, _) = build(&[2, 1, 0]);
+        assert_eq!(format!("{again:?}"), format!("{lines:?}"));
+        // An entry without its line is an error, not a shorter ledger.
+        let mut store = RolledStore::default();
+        store.place(1, line(2, 1, "x"));
+        assert!(store.into_lines(&[], &[]).is_none());
+        // (The lines are collected where they lie: an `Option` of a line takes no more room.)
+        assert_eq!(std::mem::size_of::<Option<LedgerLine>>(), std::mem::size_of::<LedgerLine>());
+    }
+
+    #[test]
     fn the_table_finds_every_key_it_holds_and_no_other() {
-        use crate::ledger::SourceRef;
         let hasher = foldhash::fast::FixedState::default();
         let keys: Vec<Vec<u8>> = (0..10_000).map(|i| format!("2024-{:02}\x1fstore {}\x1fGBBEN24{i:05}{}", i % 12, i % 7, "x".repeat(i % 90)).into_bytes()).collect();
         let mut table = Table::default();
         for (i, k) in keys.iter().enumerate() {
-            let line = LedgerLine::new(SourceRef::new("f.csv", None, i as u64), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
             let hash = hasher.hash_one(&k[..]);
-            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: line.currency };
-            table.insert(entry, line);
+            let entry = Entry { hash, key: KeyBytes::new(k), careful: false, first_row: i as u64, currency: Currency::parse("USD").unwrap_or_else(|| unreachable!()) };
+            assert_eq!(table.insert(entry), i);
         }
         assert!(table.index.len() >= 2 * keys.len(), "at most half full");
         // Long keys (over 64 bytes) are kept on the heap and found all the same.
