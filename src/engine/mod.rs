@@ -92,6 +92,10 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
             // The income check reads the sales data, the slowest check on a large audit, and
             // needs no recomputation: it runs beside the recomputation and the other checks,
             // and its findings go where they would have gone (after the rate checks').
+            // The integrity checks read only the statements: they run on a thread of their own
+            // too, beside the recomputation and the rate checks (which take about as long as
+            // the income check; run after them, the integrity checks ended last). Their
+            // findings are in before the checks that follow look at what was found.
             let mut rest = Vec::new();
             let income = std::thread::scope(|scope| {
                 let income = scope.spawn(|| {
@@ -100,9 +104,18 @@ pub fn run(contract: &Contract, files: &[FileImport], opts: &Options) -> Audit {
                     checks::income::run(&ctx, &mut found);
                     found
                 });
+                let integrity = scope.spawn(|| {
+                    let _t = stage("engine: integrity");
+                    let mut found = Vec::new();
+                    checks::integrity::run(&ctx, &mut found);
+                    found
+                });
                 { let _t = stage("engine: recompute"); ctx.calcs(); }
                 { let _t = stage("engine: rates"); checks::rates::run(&ctx, &mut findings); }
-                { let _t = stage("engine: integrity"); checks::integrity::run(&ctx, &mut rest); }
+                match integrity.join() {
+                    Ok(found) => rest.extend(found),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
                 { let _t = stage("engine: recoupment"); checks::recoupment::run(&ctx, &mut rest); }
                 { let _t = stage("engine: reserves"); checks::reserves::run(&ctx, &mut rest); }
                 { let _t = stage("engine: producers"); checks::producers::run(&ctx, &mut rest); }
