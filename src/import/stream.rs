@@ -899,7 +899,8 @@ impl Plan<'_> {
     /// Read a row with the full reader; roll its line up when it is a sales income line.
     fn slow(&self, row: &Row, out: &mut ChunkOut) {
         let source = self.reader.source(row.number);
-        match self.reader.read(row) {
+        let mut line = None;
+        match self.reader.read(row, &mut line) {
             RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
             RowOutcome::Total(is_total) => {
                 out.fold_plain_figures(self.roll.as_ref());
@@ -909,9 +910,11 @@ impl Plan<'_> {
             }
             RowOutcome::Data(result, figures) => {
                 out.figures.add_row(&figures);
-                match *result {
-                    Err(reject) => out.rejects.push(reject),
-                    Ok(line) => {
+                match (result, line) {
+                    (Err(reject), _) => out.rejects.push(*reject),
+                    // (`read` makes a row without a line a reject.)
+                    (Ok(()), None) => {}
+                    (Ok(()), Some(line)) => {
                         if line.flags.contains(&LineFlag::NoLineTerminator) {
                             out.notes.push(format!(
                                 "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",

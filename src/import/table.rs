@@ -109,8 +109,9 @@ pub enum RowOutcome {
     NonData(String),
     /// A total (`true`) or subtotal (`false`) row: its figures are control totals.
     Total(bool),
-    /// A data row: a ledger line or a reject, and its control-column figures.
-    Data(Box<Result<LedgerLine, Reject>>, RowFigures),
+    /// A data row: read into the caller's line (`Ok`) or rejected, and its control-column
+    /// figures.
+    Data(Result<(), Box<Reject>>, RowFigures),
 }
 
 /// Everything needed to read the rows below a header row, one at a time. Shared by the
@@ -187,8 +188,10 @@ impl<'a> SheetReader<'a> {
         })
     }
 
-    /// Classify a row below the header and, for a data row, parse it.
-    pub fn read(&self, row: &Row) -> RowOutcome {
+    /// Classify a row below the header and, for a data row, parse it: its line is read into
+    /// `line` (built where it lies: a line is large, and handing it back through results
+    /// and a box moved it five times a row).
+    pub fn read(&self, row: &Row, line: &mut Option<LedgerLine>) -> RowOutcome {
         let map = self.map;
         let profile = self.profile;
         if row.is_blank() {
@@ -235,8 +238,13 @@ impl<'a> SheetReader<'a> {
         if non_empty == 1 && !has_figures && labels == 1 && row.unterminated.is_none() {
             return RowOutcome::NonData("section heading or note".into());
         }
-        let (result, figures) = parse_row(self, row);
-        RowOutcome::Data(Box::new(result), figures)
+        let (mut result, figures) = parse_row(self, row, line);
+        if result.is_ok() && line.is_none() {
+            // (Never: a line read is in `line`; a row that gave none is not lost unseen.)
+            let reason = "internal error: the row was read but gave no ledger line".into();
+            result = Err(Reject { source: self.source(row.number), reason, currency: figures.currency, amounts: BTreeMap::new() });
+        }
+        RowOutcome::Data(result.map_err(Box::new), figures)
     }
 }
 
@@ -244,6 +252,7 @@ impl<'a> SheetReader<'a> {
 pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usize, map: &ColumnMap) -> SheetResult {
     let mut out = SheetResult { columns: map.mappings(), ..Default::default() };
     let reader = SheetReader::new(file, sheet.name.as_deref(), sheet.date_1904, profile, &sheet.rows[header_at], map);
+    let mut line = None;
     // Figures of every data row (imported or rejected), in order, for total checks.
     let mut figures: Vec<RowFigures> = Vec::new();
     let mut section_start = 0usize;
@@ -258,7 +267,7 @@ pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usi
             out.nondata.push(NonData { source, reason: "header".into() });
             continue;
         }
-        match reader.read(row) {
+        match reader.read(row, &mut line) {
             RowOutcome::NonData(reason) => out.nondata.push(NonData { source, reason }),
             RowOutcome::Total(is_total) => {
                 let covered = if is_total { &figures[..] } else { &figures[section_start..] };
@@ -271,8 +280,8 @@ pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usi
             }
             RowOutcome::Data(result, row_figures) => {
                 figures.push(row_figures);
-                match *result {
-                    Ok(line) => {
+                match (result, line.take()) {
+                    (Ok(()), Some(line)) => {
                         if line.flags.contains(&LineFlag::NoLineTerminator) {
                             out.notes.push(format!(
                                 "row {}: last line has no line terminator; if the file was cut short its last value may be incomplete",
@@ -281,7 +290,9 @@ pub fn import_sheet(file: &str, sheet: &Sheet, profile: &Profile, header_at: usi
                         }
                         out.lines.push(line);
                     }
-                    Err(reject) => out.rejects.push(reject),
+                    (Err(reject), _) => out.rejects.push(*reject),
+                    // (`read` makes a row without a line a reject.)
+                    (Ok(()), None) => {}
                 }
             }
         }
@@ -564,7 +575,8 @@ impl RowReader<'_> {
     }
 }
 
-fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>, RowFigures) {
+/// Read a data row into `line` (left as it was, or partly filled, when the row is rejected).
+fn parse_row(sheet: &SheetReader<'_>, row: &Row, line: &mut Option<LedgerLine>) -> (Result<(), Reject>, RowFigures) {
     let (profile, map, header_width, control_columns) = (sheet.profile, sheet.map, sheet.header_width, &sheet.control_columns);
     let base = sheet.source(row.number);
     let reader = RowReader { row, profile, map, slots: &sheet.slots, profile_name: sheet.profile_name, date_1904: sheet.date_1904, base: base.clone() };
@@ -626,17 +638,17 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row) -> (Result<LedgerLine, Reject>,
         );
     }
     let short = !row.cells.is_empty() && row.cells.len() < header_width && sheet.sheet_name.is_none();
-    let result = build_line(&reader, profile).map_err(|e| {
+    let result = build_line(&reader, profile, line).map_err(|e| {
         let (column, reason) = *e;
         let reason = if short { format!("{reason} (the row has {} of {} fields)", row.cells.len(), header_width) } else { reason };
         reject(Some(column), reason)
     });
-    let result = result.map(|mut line| {
-        if row.unterminated == Some(Unterminated::NoNewline) {
-            line.flags.push(LineFlag::NoLineTerminator);
-        }
-        line
-    });
+    if result.is_ok()
+        && row.unterminated == Some(Unterminated::NoNewline)
+        && let Some(line) = line.as_mut()
+    {
+        line.flags.push(LineFlag::NoLineTerminator);
+    }
     (result, figures)
 }
 
@@ -656,7 +668,8 @@ fn snake_uncached(text: &str) -> String {
     s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_")
 }
 
-fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellError> {
+/// Read the row's ledger line into `slot` (`Ok`: the line is there).
+fn build_line(r: &RowReader<'_>, profile: &Profile, slot: &mut Option<LedgerLine>) -> Result<(), CellError> {
     let currency_text = r.text(field!("currency"))?;
     let currency = match currency_text {
         Some(t) => Currency::parse(&t).ok_or_else(|| r.err(field!("currency"), format!("'{t}' is not an ISO 4217 currency code")))?,
@@ -672,7 +685,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
             .or_else(|| LineKind::from_name(&snake(t)))
             .ok_or_else(|| r.err(field!("line_kind"), format!("unknown line type '{t}'")))?,
     };
-    let mut line = LedgerLine::new(r.base.clone(), r.profile_name, profile.statement_kind, line_kind, currency);
+    let line = slot.insert(LedgerLine::new(r.base.clone(), r.profile_name, profile.statement_kind, line_kind, currency));
     line.account = r.line_text(field!("account"))?;
     line.payee = r.line_text(field!("payee"))?;
     line.sale_period = r.period(field!("sale_period"))?;
@@ -803,7 +816,7 @@ fn build_line(r: &RowReader<'_>, profile: &Profile) -> Result<LedgerLine, CellEr
     } else if line.amount.is_none() {
         line.amount = line.royalty.take().or_else(|| line.net.take());
     }
-    Ok(line)
+    Ok(())
 }
 
 #[cfg(test)]
