@@ -819,7 +819,7 @@ impl Plan<'_> {
         // Cells that would classify the row (first three non-empty ones) and a lone cell.
         let mut non_empty = 0;
         for (i, f) in record.iter().enumerate() {
-            let t = f.trim();
+            let t = super::grid::trim(f);
             if t.is_empty() {
                 continue;
             }
@@ -847,7 +847,7 @@ impl Plan<'_> {
                 present |= 1 << k;
             }
         }
-        if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| t.trim().is_empty())) {
+        if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| super::grid::trim(t).is_empty())) {
             return None;
         }
         let start = key.len();

@@ -162,7 +162,7 @@ impl<'a> SheetReader<'a> {
         row.cells
             .iter()
             .filter_map(|c| match c {
-                Cell::Text(t) if !t.trim().is_empty() => Some(t.trim()),
+                Cell::Text(t) if !super::grid::trim(t).is_empty() => Some(super::grid::trim(t)),
                 _ => None,
             })
             .take(3)
@@ -596,7 +596,7 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row, line: &mut Option<LedgerLine>) 
         .iter()
         .filter_map(|(_, col)| match row.cell(*col) {
             Cell::Number(d) => Some((*col, *d)),
-            Cell::Text(t) if !t.trim().is_empty() => super::plain_number::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
+            Cell::Text(t) if !super::grid::trim(t).is_empty() => super::plain_number::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
                 .or_else(|| parse_decimal(t, profile.number_format).ok())
                 .map(|d| (*col, d)),
             _ => None,
