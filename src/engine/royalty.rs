@@ -26,7 +26,9 @@ pub struct LineCalc {
     pub idx: usize,
     pub period: Option<Period>,
     pub term: Option<usize>,
-    pub group: String,
+    /// The territory group (interned: a handful of names, one for each of a large
+    /// statement's lines).
+    pub group: crate::ledger::LineText,
     pub reported: Decimal,
     pub expected: Decimal,
     /// Royalty base after every reduction but before the rate (producers are paid on it).
@@ -165,7 +167,8 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
             ((Ctx::period_of(l), l.sale_period, rank(&s.file), s.sheet.as_deref(), s.row, s.column.as_deref()), i)
         })
         .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    // (The line's position breaks ties: the order of a stable sort, without its buffer.)
+    keyed.sort_unstable();
     let order: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
     let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
     // The working (trail) is only read for lines whose gap is a finding. Without escalation
@@ -203,17 +206,20 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let c = ctx.contract;
     let line = ctx.statement[idx];
     let release = c.release_of(line);
-    let price_category = release.and_then(|r| r.price_category.clone()).or(line.details().price_category.as_ref().map(|p| p.to_string()));
+    let price_category = release.and_then(|r| r.price_category.as_deref()).or(line.details().price_category.as_deref());
     let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
-    let config = configuration(line);
-    let term_ix = c.term_for(line.income_type, config.as_deref(), line.details().channel.as_deref(), price_category.as_deref(), date);
+    // Terms list configurations compared without regard to ASCII case: an ASCII one is
+    // looked up as written (lower-cased only for a message), saving a String a line.
+    let config_as_written = line.sale_type.as_deref().map(str::trim);
+    let config: Option<std::borrow::Cow<'_, str>> = config_as_written.map(|t| if t.is_ascii() { std::borrow::Cow::Borrowed(t) } else { std::borrow::Cow::Owned(t.to_lowercase()) });
+    let term_ix = c.term_for(line.income_type, config.as_deref(), line.details().channel.as_deref(), price_category, date);
     let group = c.line_territory_group(line);
     let reported = line.royalty.unwrap_or_default();
     let mut calc = LineCalc {
         idx,
         period: Ctx::period_of(line),
         term: term_ix,
-        group: group.to_string(),
+        group: crate::ledger::intern(group),
         reported,
         expected: reported,
         base_amount: Decimal::ZERO,
@@ -229,11 +235,12 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         calc.problem = Some(format!(
             "no [[royalties]] term covers {} {}",
             line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
-            config.unwrap_or_default()
+            configuration(line).unwrap_or_default()
         ));
         return calc;
     };
     let term = c.terms.royalties[ti].get_ref();
+    let term_rate = pct(term.rate);
     let Some(factor) = c.factor(term, group) else {
         calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
         return calc;
@@ -268,7 +275,8 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             d(q)
         )
     });
-    let mut comps: Vec<(Rule, Decimal)> = Vec::new();
+    // (On the stack: most lines are within tolerance, and their parts are not kept.)
+    let mut comps: smallvec::SmallVec<[(Rule, Decimal); 6]> = smallvec::SmallVec::new();
     let (expected, stated, base_amount, s_before_rate, rate_units);
     if receipts {
         let Some(net_a) = line.net else {
@@ -312,16 +320,15 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         // streams_per_unit (domain.md §1.7), other units as they are.
         let per_unit = term.escalation.as_ref().and_then(|e| e.streams_per_unit).filter(|_| line.income_type == Some(IncomeType::Stream));
         let counted = line.units.unwrap_or_default() / per_unit.unwrap_or(Decimal::ONE);
-        let parts: Vec<(Decimal, Decimal)> = match state {
+        let rate: Decimal = match state {
             Some(s) if counts && counted > Decimal::ZERO => {
-                let parts = portions(term, s.cum, counted).into_iter().map(|(u, r)| (u / counted, r)).collect();
+                let rate = portions(term, s.cum, counted).into_iter().map(|(u, r)| u / counted * r).sum();
                 s.cum += counted;
-                parts
+                rate
             }
-            Some(s) => vec![(Decimal::ONE, tier_rate(term, s.cum))],
-            None => vec![(Decimal::ONE, pct(term.rate))],
+            Some(s) => tier_rate(term, s.cum),
+            None => term_rate,
         };
-        let rate: Decimal = parts.iter().map(|(share, r)| share * r).sum();
         expected = base_exp * rate * factor * q;
         trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
         calc.expected_rate = rate * factor * q;
@@ -449,12 +456,12 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         Some(s3) => expected - s3,
         None => expected - reported,
     };
-    comps.push((classify_rate_gap(ctx, line, term, ti, group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
+    comps.push((classify_rate_gap(line, term, term_rate, group, factor, q, ra, calc.expected_rate, release.and_then(|r| r.price_category.as_deref())), rate_gap));
     let total = expected - reported;
     let tol = ctx.tol(expected);
     calc.within_tolerance = total.abs() <= tol;
     if !calc.within_tolerance {
-        calc.components = fold(comps, tol, total);
+        calc.components = fold(&comps, tol, total);
     }
     calc.trail = trail.lines;
     calc
@@ -462,7 +469,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
 
 /// Keep the parts above tolerance; fold the small ones into the largest so the sum stays
 /// exactly expected − reported.
-fn fold(comps: Vec<(Rule, Decimal)>, tol: Decimal, total: Decimal) -> Vec<(Rule, Decimal)> {
+fn fold(comps: &[(Rule, Decimal)], tol: Decimal, total: Decimal) -> Vec<(Rule, Decimal)> {
     let mut keep: Vec<(Rule, Decimal)> = comps.iter().copied().filter(|(_, v)| v.abs() > tol).collect();
     if keep.is_empty() {
         let largest = comps.iter().copied().max_by_key(|(_, v)| v.abs()).unwrap_or((Rule::C1, total));
@@ -480,10 +487,10 @@ fn fold(comps: Vec<(Rule, Decimal)>, tol: Decimal, total: Decimal) -> Vec<(Rule,
 /// Which rule explains a gap between the applied and the contract rate.
 #[allow(clippy::too_many_arguments)]
 fn classify_rate_gap(
-    ctx: &Ctx,
     line: &LedgerLine,
     term: &RoyaltyTerm,
-    ti: usize,
+    // The term's rate as a fraction.
+    term_rate: Decimal,
     group: &str,
     factor: Decimal,
     q: Decimal,
@@ -503,24 +510,21 @@ fn classify_rate_gap(
         return Rule::C7;
     }
     let Some(applied) = applied else { return Rule::C1 };
-    let base_rate = pct(term.rate) * factor * q;
+    let base_rate = term_rate * factor * q;
     if term.escalation.is_some() && same_rate(applied, base_rate) && !same_rate(applied, expected_rate) {
         return Rule::C6;
     }
-    let c = ctx.contract;
-    let _ = ti;
     for (g, f) in &term.territory_factors {
-        if g != group && pct(*f) != factor && same_rate(applied, pct(term.rate) * pct(*f) * q) {
+        if g != group && pct(*f) != factor && same_rate(applied, term_rate * pct(*f) * q) {
             return Rule::C3;
         }
     }
     if group == crate::contract::HOME && factor == Decimal::ONE && !term.territory_factors.is_empty() && applied < base_rate {
         // A home sale given some foreign reduction.
-        if term.territory_factors.values().any(|f| same_rate(applied, pct(term.rate) * pct(*f) * q)) {
+        if term.territory_factors.values().any(|f| same_rate(applied, term_rate * pct(*f) * q)) {
             return Rule::C3;
         }
     }
-    let _ = c;
     Rule::C1
 }
 
@@ -532,7 +536,7 @@ mod tests {
     fn fold_keeps_the_sum() {
         let comps = vec![(Rule::A2, Decimal::new(4, 3)), (Rule::C1, Decimal::new(2000, 2)), (Rule::C5, Decimal::new(1000, 2))];
         let total = Decimal::new(30004, 3);
-        let f = fold(comps, Decimal::new(1, 2), total);
+        let f = fold(&comps, Decimal::new(1, 2), total);
         assert_eq!(f, vec![(Rule::C1, Decimal::new(20004, 3)), (Rule::C5, Decimal::new(1000, 2))]);
         assert_eq!(f.iter().map(|x| x.1).sum::<Decimal>(), total);
     }

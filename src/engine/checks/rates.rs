@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             // free goods, fees, escalation, arithmetic) are one finding per period and term.
             let by_rate = matches!(rule, Rule::C1 | Rule::C3 | Rule::C7 | Rule::C11);
             let (group_k, config_k, applied_k) =
-                if by_rate { (calc.group.clone(), config.clone(), applied.clone()) } else { (String::new(), String::new(), String::new()) };
+                if by_rate { (calc.group.to_string(), config.clone(), applied.clone()) } else { (String::new(), String::new(), String::new()) };
             let key = (*rule, account.clone(), period.clone(), term.clone(), group_k.clone(), config_k.clone(), applied_k.clone());
             let f = groups.entry(key).or_insert_with(|| {
                 let mut f = Finding::new(*rule, Severity::Claim, &ctx.currency)
