@@ -146,19 +146,36 @@ fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let c = ctx.contract;
+    // Territory is matched only when the sales data name one on every line too (rolled-up
+    // lines of large files carry only a territory group; some reports have no territory).
+    let names_territory = |l: &LedgerLine| l.territory.is_some() || l.flags.iter().any(|f| matches!(f, crate::ledger::LineFlag::UnknownTerritory(_)));
+    // (What is asked of every line is asked in the pass that gathers the lines.)
+    let (mut source_types, mut sources_name_territory) = (Vec::new(), true);
     let source_lines: Vec<&LedgerLine> = ctx
         .source
         .iter()
         .copied()
         .filter(|l| l.line_kind == LineKind::Income && l.net.is_some_and(|n| n > Decimal::ZERO))
+        .inspect(|l| {
+            if !source_types.contains(&l.income_type) {
+                source_types.push(l.income_type);
+            }
+            sources_name_territory &= names_territory(l);
+        })
         .collect();
     // Only label lines of income types the sales data carry can be matched to them.
-    let source_types: BTreeSet<Option<crate::ledger::IncomeType>> = source_lines.iter().map(|l| l.income_type).collect();
+    let (mut all_sale_periods, mut all_stores, mut all_territories, mut all_isrcs) = (true, true, true, true);
     let label: Vec<&LedgerLine> = ctx
         .statement
         .iter()
         .copied()
         .filter(|l| l.line_kind == LineKind::Income && source_types.contains(&l.income_type))
+        .inspect(|l| {
+            all_sale_periods &= l.sale_period.is_some();
+            all_stores &= l.store.is_some();
+            all_territories &= l.territory.is_some();
+            all_isrcs &= l.isrc.is_some();
+        })
         .collect();
     if source_lines.is_empty() {
         out.push(
@@ -171,21 +188,14 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         out.push(Finding::not_checked(Rule::B1, &ctx.currency, "No label income lines to check the sales data against.").key("contract", c.id()));
         return;
     }
-    if label.iter().any(|l| l.sale_period.is_none()) {
+    if !all_sale_periods {
         out.push(
             Finding::not_checked(Rule::B1, &ctx.currency, "Some label income lines show no sale period; matching to sales data needs the sale period (domain.md §5.4).")
                 .key("contract", c.id()),
         );
         return;
     }
-    // Territory is matched only when the sales data name one on every line too (rolled-up
-    // lines of large files carry only a territory group; some reports have no territory).
-    let names_territory = |l: &&LedgerLine| l.territory.is_some() || l.flags.iter().any(|f| matches!(f, crate::ledger::LineFlag::UnknownTerritory(_)));
-    let g = Granularity {
-        store: label.iter().all(|l| l.store.is_some()),
-        territory: label.iter().all(|l| l.territory.is_some()) && source_lines.iter().all(names_territory),
-        isrc: label.iter().all(|l| l.isrc.is_some()),
-    };
+    let g = Granularity { store: all_stores, territory: all_territories && sources_name_territory, isrc: all_isrcs };
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
     let mut seen = HashSet::default();
     let mut memo = TermMemo::default();
@@ -239,7 +249,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     // Label groups by key and sale period, in the order of their first line.
     let mut groups: Vec<LabelGroup> = Vec::with_capacity(label.len());
-    let first = first_of_same(label.iter().map(|l| l.sale_period.map(|sp| (key_of(g, l), sp))), pair_hash);
+    let (first, firsts) = first_of_same(label.iter().map(|l| l.sale_period.map(|sp| (key_of(g, l), sp))), pair_hash);
     let mut group_no: Vec<u32> = vec![u32::MAX; label.len()];
     for (i, l) in label.iter().enumerate() {
         let Some(sp) = l.sale_period else { continue };
@@ -283,7 +293,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let monthly = groups.iter().all(|grp| Period::month_of(grp.sale_period.start) == Some(grp.sale_period));
     let joined: Vec<Option<u32>> = if monthly {
         let group_pairs: Vec<(Key, Period)> = groups.iter().map(|grp| (grp.key, grp.sale_period)).collect();
-        join_on_key_and_period(&group_pairs, sources.iter().map(|s| (key_of(g, s.line), s.month)), pair_hash)
+        // The groups sorted by hash: their first lines', as grouping sorted them (a group's
+        // number grows with its first line's position, so the order is by_hash's).
+        let sorted: Option<Vec<(u64, u32)>> = firsts.iter().map(|&(h, i)| group_no.get(i as usize).filter(|n| **n != u32::MAX).map(|n| (h, *n))).collect();
+        join_on_key_and_period(&group_pairs, sorted, sources.iter().map(|s| (key_of(g, s.line), s.month)), pair_hash)
     } else {
         Vec::new()
     };
@@ -303,9 +316,23 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     };
     let statement_periods: BTreeSet<Period> = ctx.statement_periods().iter().copied().collect();
     let last_statement_end = statement_periods.iter().map(|p| p.end).max();
-    let label_stores: HashSet<Option<&str>> = label.iter().map(|l| l.store.as_deref()).collect();
-    let label_territories: HashSet<Option<&str>> = label.iter().map(|l| l.territory.as_ref().map(|t| t.code())).collect();
-    let label_isrcs: HashSet<&str> = label.iter().filter_map(|l| l.isrc.as_deref()).collect();
+    let (mut label_stores, mut label_territories, mut label_isrcs): (HashSet<Option<&str>>, HashSet<Option<&str>>, HashSet<&str>) = Default::default();
+    // Statement lines come in runs of one store, territory or ISRC: a run's value is added once.
+    let (mut last_store, mut last_territory, mut last_isrc) = (None, None, None);
+    for l in &label {
+        if last_store != Some(l.store) {
+            last_store = Some(l.store);
+            label_stores.insert(l.store.as_deref());
+        }
+        if last_territory != Some(l.territory) {
+            last_territory = Some(l.territory);
+            label_territories.insert(l.territory.as_ref().map(|t| t.code()));
+        }
+        if last_isrc != Some(l.isrc) {
+            last_isrc = Some(l.isrc);
+            label_isrcs.extend(l.isrc.as_deref());
+        }
+    }
     let mut unmatched: BTreeMap<(Rule, String, Option<Period>), Vec<&SourceIncome>> = BTreeMap::new();
     let mut pending: Vec<SourceRef> = Vec::new();
     for (source, s) in sources.iter().enumerate() {
@@ -474,33 +501,42 @@ fn pair_hash(p: &(Key, Period)) -> u64 {
 }
 
 /// For each item, the position of the first item with the same (key, period) (its own when
-/// it is the first, or has none).
-fn first_of_same(pairs: impl Iterator<Item = Option<(Key, Period)>>, hash: PairHash) -> Vec<u32> {
+/// it is the first, or has none); and the first items of the distinct pairs with their
+/// hashes, sorted (as [`by_hash`] sorts the distinct pairs: the left side of a join on
+/// them, without hashing and sorting them again).
+fn first_of_same(pairs: impl Iterator<Item = Option<(Key, Period)>>, hash: PairHash) -> (Vec<u32>, Vec<(u64, u32)>) {
     let items: Vec<Option<(Key, Period)>> = pairs.collect();
     let mut first: Vec<u32> = (0..items.len() as u32).collect();
     let sorted = by_hash(items.iter().copied(), hash);
+    let mut firsts = Vec::new();
     for run in sorted.chunk_by(|a, b| a.0 == b.0) {
         // Positions ascend within a run; the distinct pairs of a run (almost always one)
         // with their first position.
         let mut distinct: smallvec::SmallVec<[((Key, Period), u32); 1]> = smallvec::SmallVec::new();
-        for &(_, i) in run {
+        for &(h, i) in run {
             let Some(pair) = items.get(i as usize).copied().flatten() else { continue };
             match distinct.iter().find(|(p, _)| *p == pair) {
                 Some((_, f)) => first[i as usize] = *f,
-                None => distinct.push((pair, i)),
+                None => {
+                    distinct.push((pair, i));
+                    firsts.push((h, i));
+                }
             }
         }
     }
-    first
+    (first, firsts)
 }
 
 /// For each right item, the position of the left item whose (key, period) has the same
 /// hash, if any (left pairs are distinct). When two left pairs share a hash, the pairs are
 /// compared here; otherwise the caller compares the one candidate (it reads that item
 /// anyway; reading it here too would be one more cache miss per item).
-fn join_on_key_and_period(left: &[(Key, Period)], right: impl Iterator<Item = (Key, Period)>, hash: PairHash) -> Vec<Option<u32>> {
+/// (`left_sorted`: the left pairs' hashes and positions as [`by_hash`] gives them, when the
+/// caller has them already.)
+fn join_on_key_and_period(left: &[(Key, Period)], left_sorted: Option<Vec<(u64, u32)>>, right: impl Iterator<Item = (Key, Period)>, hash: PairHash) -> Vec<Option<u32>> {
     let right: Vec<(Key, Period)> = right.collect();
-    let (l_sorted, r_sorted) = (by_hash(left.iter().copied().map(Some), hash), by_hash(right.iter().copied().map(Some), hash));
+    let l_sorted = left_sorted.unwrap_or_else(|| by_hash(left.iter().copied().map(Some), hash));
+    let r_sorted = by_hash(right.iter().copied().map(Some), hash);
     let mut out = vec![None; right.len()];
     let (mut a, mut b) = (0, 0);
     while a < l_sorted.len() && b < r_sorted.len() {
@@ -603,19 +639,28 @@ mod tests {
         let (a, b, c) = (pair("Spotify", 1), pair("Spotify", 2), pair("Deezer", 1));
         let items = [Some(a), Some(b), Some(a), None, Some(b), Some(c), Some(a)];
         let want = vec![0, 1, 0, 3, 1, 5, 0];
-        assert_eq!(first_of_same(items.iter().copied(), pair_hash), want);
-        assert_eq!(first_of_same(items.iter().copied(), |_| 7), want, "every hash the same");
+        assert_eq!(first_of_same(items.iter().copied(), pair_hash).0, want);
+        assert_eq!(first_of_same(items.iter().copied(), |_| 7).0, want, "every hash the same");
+        // The first items of the distinct pairs, as by_hash sorts those pairs.
+        let distinct = [a, b, c];
+        let (_, firsts) = first_of_same(items.iter().copied(), pair_hash);
+        let want_sorted: Vec<(u64, u32)> = by_hash(distinct.iter().copied().map(Some), pair_hash).into_iter().map(|(h, i)| (h, [0, 1, 5][i as usize])).collect();
+        assert_eq!(firsts, want_sorted);
+        assert_eq!(first_of_same(items.iter().copied(), |_| 7).1, vec![(7, 0), (7, 1), (7, 5)]);
     }
 
     #[test]
     fn the_join_finds_the_pair_or_a_candidate_the_caller_checks() {
         let (a, b, c) = (pair("Spotify", 1), pair("Spotify", 2), pair("Deezer", 1));
         let right = [b, c, a, b];
-        assert_eq!(join_on_key_and_period(&[a, b], right.iter().copied(), pair_hash), vec![Some(1), None, Some(0), Some(1)]);
+        assert_eq!(join_on_key_and_period(&[a, b], None, right.iter().copied(), pair_hash), vec![Some(1), None, Some(0), Some(1)]);
+        // The left side sorted by the caller: the same join.
+        let sorted = by_hash([a, b].into_iter().map(Some), pair_hash);
+        assert_eq!(join_on_key_and_period(&[a, b], Some(sorted), right.iter().copied(), pair_hash), vec![Some(1), None, Some(0), Some(1)]);
         // Colliding left pairs are compared here.
-        assert_eq!(join_on_key_and_period(&[a, b], right.iter().copied(), |_| 7), vec![Some(1), None, Some(0), Some(1)]);
+        assert_eq!(join_on_key_and_period(&[a, b], None, right.iter().copied(), |_| 7), vec![Some(1), None, Some(0), Some(1)]);
         // One left pair per hash: its position is the candidate (checked by the caller).
-        assert_eq!(join_on_key_and_period(&[a], [c].into_iter(), |_| 7), vec![Some(0)]);
-        assert_eq!(join_on_key_and_period(&[], right.iter().copied(), pair_hash), vec![None; 4]);
+        assert_eq!(join_on_key_and_period(&[a], None, [c].into_iter(), |_| 7), vec![Some(0)]);
+        assert_eq!(join_on_key_and_period(&[], None, right.iter().copied(), pair_hash), vec![None; 4]);
     }
 }
