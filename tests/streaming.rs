@@ -259,6 +259,34 @@ fn sums_too_large_for_the_fast_path_are_added_as_decimals() {
     assert!(rolled.lines[0].net.unwrap() > Decimal::from(18_446_744_073_709_551_616u128), "{:?}", rolled.lines[0].net);
 }
 
+/// A key cell that reads as a total label, in a row where other cells come first (so the row
+/// is data), and in later rows of the same key where it is among the first three non-empty
+/// cells (so those rows are totals): the roll-up sends the key's rows to the full reader.
+#[test]
+fn a_label_in_a_key_cell_classifies_the_later_rows_of_its_key() {
+    let mut text = format!("{HEADER}\n");
+    // (US and GB are one territory group: one key.)
+    text += ",,,US,GBBEN2400001,,Song,Bench,Total,3,,1.50,USD\n";
+    // (A blank row: the rows after it are probed after the first row's line is in.)
+    text += "\n";
+    text += ",,,GB,GBBEN2400001,,Song,Bench,Total,4,,2.00,USD\n";
+    text += ",,,GB,GBBEN2400001,,,,Total,7,,3.50,USD\n";
+    text += "2024-01,Spotify,Premium,US,GBBEN2400002,,Song,Bench,Stream,1,,1.00,USD\n";
+    text += "2024-01,Spotify,Premium,GB,GBBEN2400002,,Song,Bench,Stream,2,,2.00,USD\n";
+    let memory = in_memory(&text);
+    assert_eq!(memory.nondata.iter().map(|n| (n.source.row, n.reason.as_str())).collect::<Vec<_>>(), [(1, "header"), (3, "blank row"), (5, "total row")]);
+    // One chunk: the key's first row is rolled up before its later rows are probed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    std::fs::write(&path, &text).unwrap();
+    let mut o = options(true);
+    o.chunk_bytes = 1 << 20;
+    let rolled = import_path(&path, &o).unwrap().remove(0);
+    assert_eq!(rolled.nondata.iter().map(|n| (n.source.row, n.reason.as_str())).collect::<Vec<_>>(), [(1, "header"), (3, "blank row"), (5, "total row")]);
+    assert_eq!(sums(&memory.lines), sums(&rolled.lines));
+    assert_eq!(rolled.lines.iter().map(|l| l.rows).collect::<Vec<_>>(), [2, 2]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

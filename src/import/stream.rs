@@ -226,6 +226,8 @@ struct Plan<'a> {
 struct Roll<'a> {
     /// Columns whose raw text is part of the key.
     key_columns: Vec<usize>,
+    /// The same, in column order.
+    key_columns_in_order: Vec<usize>,
     /// The territory column, replaced in the key by its group.
     territory: Option<(usize, &'a super::TerritoryGroups)>,
     /// (field index in [`ADDITIVE`], column); a plain row's values and an entry's sums
@@ -951,10 +953,26 @@ impl Plan<'_> {
             Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
             other => std::borrow::Cow::Owned(other.display()),
         };
-        let careful = roll.key_columns.iter().any(|c| {
-            let t = text(*c);
-            !t.is_empty() && self.reader.is_row_label(&t)
-        }) || roll.key_columns.iter().all(|c| {
+        //
+        // Which key cells can classify a row: a row is classified by its first three non-empty
+        // cells, and the key cells are the same in every row of the key, so only the first
+        // three non-empty key cells (in column order) can ever be among them. This row was
+        // read as data: its own first three non-empty text cells are no labels already.
+        let classified: smallvec::SmallVec<[usize; 3]> = row
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c, Cell::Text(t) if !super::grid::trim(t).is_empty()))
+            .map(|(i, _)| i)
+            .take(3)
+            .collect();
+        let careful = roll
+            .key_columns_in_order
+            .iter()
+            .filter(|c| !super::grid::trim(&text(**c)).is_empty())
+            .take(3)
+            .any(|c| !classified.contains(c) && self.reader.is_row_label(super::grid::trim(&text(*c))))
+            || roll.key_columns.iter().all(|c| {
             let t = text(*c);
             // Header texts are kept lower-cased.
             self.reader.header_text(*c).is_some_and(|h| if t.is_ascii() { h.eq_ignore_ascii_case(&t) } else { h == t.to_lowercase() })
@@ -1359,8 +1377,12 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         key_columns.clear();
     }
     let decimal = if profile.number_format.decimal == ',' { b',' } else { b'.' };
+    let mut key_columns_in_order = key_columns.clone();
+    key_columns_in_order.sort_unstable();
+    key_columns_in_order.dedup();
     Roll {
         key_columns,
+        key_columns_in_order,
         territory,
         additive,
         additive_strict,
