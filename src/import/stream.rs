@@ -953,7 +953,6 @@ impl Plan<'_> {
             Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
             other => std::borrow::Cow::Owned(other.display()),
         };
-        //
         // Which key cells can classify a row: a row is classified by its first three non-empty
         // cells, and the key cells are the same in every row of the key, so only the first
         // three non-empty key cells (in column order) can ever be among them. This row was
