@@ -46,37 +46,39 @@ fn show_sale_key(k: &SaleKey) -> String {
 }
 
 /// The lines that share a sale key with an earlier line, grouped (first line first), with
-/// the key as shown; ordered by that text. The index holds positions of first lines only
-/// (4 bytes a line): keys are worked out again from the lines when compared.
+/// the key as shown; ordered by that text (groups of the same text in the order of their
+/// first repeat). The lines are found by their keys' hashes, sorted: equal keys (and the
+/// rare keys whose hashes collide) sit side by side, read in order; a hash table of
+/// hundreds of thousands of keys misses the cache on nearly every line.
 fn repeated_sales<'a>(lines: impl Iterator<Item = (&'a LedgerLine, Option<Decimal>)>) -> Vec<(String, Vec<&'a LedgerLine>)> {
     use std::hash::BuildHasher;
     let hasher = foldhash::fast::FixedState::default();
-    // At most one entry a line (the bound of the iterator: `filter` keeps no lower one).
-    let mut index: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(lines.size_hint().1.unwrap_or(0));
-    let mut groups: Vec<(String, Vec<&'a LedgerLine>)> = Vec::new();
-    // First lines: the line, its amount, and its group once repeated.
-    let mut firsts: Vec<(&'a LedgerLine, Option<Decimal>, Option<usize>)> = Vec::new();
-    for (l, amount) in lines {
-        let key = sale_key(l, amount);
-        let hash = hasher.hash_one(key);
-        let found = index.find(hash, |&i| firsts.get(i as usize).is_some_and(|&(f, a, _)| sale_key(f, a) == key)).copied();
-        match found {
-            None => {
-                // Positions fit in 4 bytes: no ledger held in memory has 4 billion lines.
-                let Ok(at) = u32::try_from(firsts.len()) else { continue };
-                index.insert_unique(hash, at, |&i| firsts.get(i as usize).map_or(0, |&(f, a, _)| hasher.hash_one(sale_key(f, a))));
-                firsts.push((l, amount, None));
+    let lines: Vec<(&'a LedgerLine, Option<Decimal>)> = lines.collect();
+    // Positions fit in 4 bytes: no ledger held in memory has 4 billion lines.
+    let mut by_hash: Vec<(u64, u32)> =
+        lines.iter().enumerate().filter_map(|(i, &(l, amount))| Some((hasher.hash_one(sale_key(l, amount)), u32::try_from(i).ok()?))).collect();
+    by_hash.sort_unstable();
+    // (The position of a group's second line, its key, its lines.)
+    let mut groups: Vec<(u32, SaleKey, Vec<&'a LedgerLine>)> = Vec::new();
+    for run in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        // The distinct keys of a run (almost always one), each with its positions in order.
+        let mut distinct: Vec<(SaleKey, Vec<u32>)> = Vec::new();
+        for &(_, i) in run {
+            let Some(&(l, amount)) = lines.get(i as usize) else { continue };
+            let key = sale_key(l, amount);
+            match distinct.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, at)) => at.push(i),
+                None => distinct.push((key, vec![i])),
             }
-            Some(i) => {
-                let Some((head, _, group)) = firsts.get_mut(i as usize) else { continue };
-                let g = *group.get_or_insert_with(|| {
-                    groups.push((show_sale_key(&key), vec![*head]));
-                    groups.len() - 1
-                });
-                groups[g].1.push(l);
+        }
+        for (key, at) in distinct {
+            if let Some(&second) = at.get(1) {
+                groups.push((second, key, at.iter().filter_map(|i| lines.get(*i as usize).map(|(l, _)| *l)).collect()));
             }
         }
     }
+    groups.sort_unstable_by_key(|g| g.0);
+    let mut groups: Vec<(String, Vec<&'a LedgerLine>)> = groups.into_iter().map(|(_, key, lines)| (show_sale_key(&key), lines)).collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     groups
 }
@@ -234,5 +236,33 @@ fn statement_gaps(ctx: &Ctx, out: &mut Vec<Finding>) {
         if p.end >= last.end {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Currency, SourceRef};
+
+    fn line(row: u64, isrc: &str, units: i64) -> LedgerLine {
+        let mut l = LedgerLine::new(SourceRef::new("s.csv", None, row), "p", StatementKind::Label, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+        l.isrc = Some(isrc.into());
+        l.store = Some("spotify".into());
+        l.units = Some(Decimal::from(units));
+        l
+    }
+
+    #[test]
+    fn repeated_sales_are_grouped_first_line_first_and_ordered_by_key() {
+        // B twice, A three times (once with units written with decimals: the same sale), C once.
+        let mut a3 = line(6, "A", 1);
+        a3.units = Some(Decimal::new(100, 2));
+        let lines = [line(1, "B", 2), line(2, "A", 1), line(3, "C", 5), line(4, "B", 2), line(5, "A", 1), a3];
+        let groups = repeated_sales(lines.iter().map(|l| (l, Some(Decimal::ONE))));
+        let shown: Vec<(&str, Vec<u64>)> = groups.iter().map(|(k, v)| (k.as_str(), v.iter().map(|l| l.source.row).collect())).collect();
+        assert_eq!(shown, [("A|spotify|||||1|1", vec![2, 5, 6]), ("B|spotify|||||2|1", vec![1, 4])]);
+        // A different amount is a different sale.
+        let groups = repeated_sales(lines.iter().enumerate().map(|(i, l)| (l, Some(Decimal::from(i as i64)))));
+        assert!(groups.is_empty());
     }
 }
