@@ -197,19 +197,18 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     let g = Granularity { store: all_stores, territory: all_territories && sources_name_territory, isrc: all_isrcs };
     // Convert and price the source lines; drop exact duplicates (A1 reports them).
-    let mut seen = HashSet::default();
+    let repeats = repeated_lines(&source_lines);
     let mut memo = TermMemo::default();
     let mut sources: Vec<SourceIncome> = Vec::with_capacity(source_lines.len());
     let mut unconverted: Vec<SourceRef> = Vec::new();
     let mut unpriced: Vec<SourceRef> = Vec::new();
-    for l in source_lines {
+    for (i, l) in source_lines.into_iter().enumerate() {
         let Some(sp) = l.sale_period else {
             unpriced.push(l.source.clone());
             continue;
         };
         let month = Period::month_of(sp.start).unwrap_or(sp);
-        // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
-        if l.rows == 1 && !seen.insert((&l.store, &l.territory, &l.isrc, &l.upc, sp, &l.sale_type, l.units, l.net, &l.offering)) {
+        if repeats.get(i).is_some_and(|r| *r) {
             continue;
         }
         let raw = l.net.unwrap_or_default();
@@ -562,6 +561,41 @@ fn join_on_key_and_period(left: &[(Key, Period)], left_sorted: Option<Vec<(u64, 
     out
 }
 
+/// What makes a sales line an exact repeat of an earlier one.
+type RepeatKey<'a> = (&'a Option<LineText>, &'a Option<Territory>, &'a Option<LineText>, &'a Option<LineText>, Period, &'a Option<LineText>, Option<Decimal>, Option<Decimal>, &'a Option<LineText>);
+
+fn repeat_key(l: &LedgerLine) -> Option<RepeatKey<'_>> {
+    // A rolled-up line (large files) is a sum of rows, never a repeat of another line.
+    (l.rows == 1).then_some(())?;
+    Some((&l.store, &l.territory, &l.isrc, &l.upc, l.sale_period?, &l.sale_type, l.units, l.net, &l.offering))
+}
+
+/// For each line, whether it repeats an earlier line exactly (same key; see [`repeat_key`]).
+/// Found by the keys' hashes sorted, equal keys side by side (a hash set of hundreds of
+/// thousands of keys misses the cache on nearly every line).
+fn repeated_lines(lines: &[&LedgerLine]) -> Vec<bool> {
+    use std::hash::BuildHasher;
+    let hasher = foldhash::fast::FixedState::default();
+    let mut repeats = vec![false; lines.len()];
+    let mut by_hash: Vec<(u64, usize)> = lines.iter().enumerate().filter_map(|(i, l)| Some((hasher.hash_one(repeat_key(l)?), i))).collect();
+    by_hash.sort_unstable();
+    for run in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        // Positions ascend within a run: a key's first line is kept, the later ones repeat it.
+        let mut firsts: smallvec::SmallVec<[RepeatKey<'_>; 1]> = smallvec::SmallVec::new();
+        for &(_, i) in run {
+            let Some(key) = lines.get(i).and_then(|l| repeat_key(l)) else { continue };
+            if firsts.contains(&key) {
+                if let Some(r) = repeats.get_mut(i) {
+                    *r = true;
+                }
+            } else {
+                firsts.push(key);
+            }
+        }
+    }
+    repeats
+}
+
 /// " and N more rows" for a rolled-up line.
 fn more_rows(l: &LedgerLine) -> String {
     if l.rows > 1 { format!(" and {} more row(s) of the same key", l.rows - 1) } else { String::new() }
@@ -647,6 +681,28 @@ mod tests {
         let want_sorted: Vec<(u64, u32)> = by_hash(distinct.iter().copied().map(Some), pair_hash).into_iter().map(|(h, i)| (h, [0, 1, 5][i as usize])).collect();
         assert_eq!(firsts, want_sorted);
         assert_eq!(first_of_same(items.iter().copied(), |_| 7).1, vec![(7, 0), (7, 1), (7, 5)]);
+    }
+
+    #[test]
+    fn a_repeated_sales_line_is_one_after_the_first_of_its_key() {
+        use crate::ledger::{Currency, LineKind, SourceRef, StatementKind};
+        let line = |row: u64, isrc: &str, net: i64| {
+            let mut l = LedgerLine::new(SourceRef::new("d.csv", None, row), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            l.isrc = Some(isrc.into());
+            l.sale_period = Period::month(2024, 1);
+            l.net = Some(Decimal::from(net));
+            l
+        };
+        let mut rolled = line(5, "A", 1);
+        rolled.rows = 3;
+        let mut undated = line(6, "A", 1);
+        undated.sale_period = None;
+        let mut same_value = line(7, "B", 2);
+        same_value.net = Some(Decimal::new(200, 2));
+        let lines = [line(1, "A", 1), line(2, "B", 2), line(3, "A", 1), line(4, "A", 9), rolled, undated, same_value, line(8, "A", 1)];
+        let refs: Vec<&LedgerLine> = lines.iter().collect();
+        // Rolled-up and undated lines are never repeats; 2.00 is 2.
+        assert_eq!(repeated_lines(&refs), [false, false, true, false, false, false, true, true]);
     }
 
     #[test]
