@@ -10,6 +10,7 @@ pub mod finding;
 pub mod fx_rates;
 pub mod inputs;
 pub mod royalty;
+pub mod same_keys;
 
 use std::collections::BTreeMap;
 

@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::contract::{pct, Base};
 use crate::engine::context::Ctx;
+use crate::engine::same_keys::{by_hash, first_of_same};
 use crate::engine::finding::{Finding, Rule, Severity};
 use crate::ledger::{LedgerLine, LineKind, LineText, Period, PeriodKind, SourceRef, Territory};
 
@@ -248,11 +249,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     // Label groups by key and sale period, in the order of their first line.
     let mut groups: Vec<LabelGroup> = Vec::with_capacity(label.len());
-    let (first, firsts) = first_of_same(label.iter().map(|l| l.sale_period.map(|sp| (key_of(g, l), sp))), pair_hash);
+    let (first, firsts) = first_of_same(label.len(), |i| label.get(i).and_then(|l| Some((key_of(g, l), l.sale_period?))), pair_hash);
     let mut group_no: Vec<u32> = vec![u32::MAX; label.len()];
     for (i, l) in label.iter().enumerate() {
         let Some(sp) = l.sale_period else { continue };
-        let f = first.get(i).map_or(i, |f| *f as usize);
+        let f = first.get(i).copied().unwrap_or(i);
         let gi = if f == i {
             groups.push(LabelGroup {
                 key: key_of(g, l),
@@ -482,16 +483,6 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     dormant(ctx, &label, &sources, out);
 }
 
-/// (key, period) pairs by hash, with their positions: sorted, so that equal pairs (and the
-/// rare pairs whose hashes collide) sit side by side. Grouping and joining hundreds of
-/// thousands of keys this way reads memory in order; a hash table that large misses the
-/// cache on nearly every probe (the label groups and the sales join took 0.5 s at 10M rows).
-fn by_hash(pairs: impl Iterator<Item = Option<(Key, Period)>>, hash: PairHash) -> Vec<(u64, u32)> {
-    let mut v: Vec<(u64, u32)> = pairs.enumerate().filter_map(|(i, p)| Some((hash(&p?), i as u32))).collect();
-    v.sort_unstable();
-    v
-}
-
 /// How (key, period) pairs are hashed (tests make every pair collide).
 type PairHash = fn(&(Key, Period)) -> u64;
 
@@ -499,39 +490,12 @@ fn pair_hash(p: &(Key, Period)) -> u64 {
     std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), p)
 }
 
-/// For each item, the position of the first item with the same (key, period) (its own when
-/// it is the first, or has none); and the first items of the distinct pairs with their
-/// hashes, sorted (as [`by_hash`] sorts the distinct pairs: the left side of a join on
-/// them, without hashing and sorting them again).
-fn first_of_same(pairs: impl Iterator<Item = Option<(Key, Period)>>, hash: PairHash) -> (Vec<u32>, Vec<(u64, u32)>) {
-    let items: Vec<Option<(Key, Period)>> = pairs.collect();
-    let mut first: Vec<u32> = (0..items.len() as u32).collect();
-    let sorted = by_hash(items.iter().copied(), hash);
-    let mut firsts = Vec::new();
-    for run in sorted.chunk_by(|a, b| a.0 == b.0) {
-        // Positions ascend within a run; the distinct pairs of a run (almost always one)
-        // with their first position.
-        let mut distinct: smallvec::SmallVec<[((Key, Period), u32); 1]> = smallvec::SmallVec::new();
-        for &(h, i) in run {
-            let Some(pair) = items.get(i as usize).copied().flatten() else { continue };
-            match distinct.iter().find(|(p, _)| *p == pair) {
-                Some((_, f)) => first[i as usize] = *f,
-                None => {
-                    distinct.push((pair, i));
-                    firsts.push((h, i));
-                }
-            }
-        }
-    }
-    (first, firsts)
-}
-
 /// For each right item, the position of the left item whose (key, period) has the same
 /// hash, if any (left pairs are distinct). When two left pairs share a hash, the pairs are
 /// compared here; otherwise the caller compares the one candidate (it reads that item
 /// anyway; reading it here too would be one more cache miss per item).
-/// (`left_sorted`: the left pairs' hashes and positions as [`by_hash`] gives them, when the
-/// caller has them already.)
+/// The pairs are matched by their hashes sorted ([`by_hash`]). (`left_sorted`: the left
+/// pairs' hashes and positions as [`by_hash`] gives them, when the caller has them already.)
 fn join_on_key_and_period(left: &[(Key, Period)], left_sorted: Option<Vec<(u64, u32)>>, right: impl Iterator<Item = (Key, Period)>, hash: PairHash) -> Vec<Option<u32>> {
     let right: Vec<(Key, Period)> = right.collect();
     let l_sorted = left_sorted.unwrap_or_else(|| by_hash(left.iter().copied().map(Some), hash));
@@ -571,29 +535,10 @@ fn repeat_key(l: &LedgerLine) -> Option<RepeatKey<'_>> {
 }
 
 /// For each line, whether it repeats an earlier line exactly (same key; see [`repeat_key`]).
-/// Found by the keys' hashes sorted, equal keys side by side (a hash set of hundreds of
-/// thousands of keys misses the cache on nearly every line).
 fn repeated_lines(lines: &[&LedgerLine]) -> Vec<bool> {
-    use std::hash::BuildHasher;
     let hasher = foldhash::fast::FixedState::default();
-    let mut repeats = vec![false; lines.len()];
-    let mut by_hash: Vec<(u64, usize)> = lines.iter().enumerate().filter_map(|(i, l)| Some((hasher.hash_one(repeat_key(l)?), i))).collect();
-    by_hash.sort_unstable();
-    for run in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        // Positions ascend within a run: a key's first line is kept, the later ones repeat it.
-        let mut firsts: smallvec::SmallVec<[RepeatKey<'_>; 1]> = smallvec::SmallVec::new();
-        for &(_, i) in run {
-            let Some(key) = lines.get(i).and_then(|l| repeat_key(l)) else { continue };
-            if firsts.contains(&key) {
-                if let Some(r) = repeats.get_mut(i) {
-                    *r = true;
-                }
-            } else {
-                firsts.push(key);
-            }
-        }
-    }
-    repeats
+    let (first, _) = first_of_same(lines.len(), |i| lines.get(i).and_then(|l| repeat_key(l)), |k| std::hash::BuildHasher::hash_one(&hasher, k));
+    first.iter().enumerate().map(|(i, f)| *f != i).collect()
 }
 
 /// " and N more rows" for a rolled-up line.
@@ -666,21 +611,6 @@ mod tests {
 
     fn pair(store: &str, month: u32) -> (Key, Period) {
         ((Some(LineText::from(store)), None, Some(LineText::from("GBBEN2400001"))), Period::month(2024, month).unwrap())
-    }
-
-    #[test]
-    fn items_are_grouped_with_the_first_of_the_same_key_and_period_even_when_hashes_collide() {
-        let (a, b, c) = (pair("Spotify", 1), pair("Spotify", 2), pair("Deezer", 1));
-        let items = [Some(a), Some(b), Some(a), None, Some(b), Some(c), Some(a)];
-        let want = vec![0, 1, 0, 3, 1, 5, 0];
-        assert_eq!(first_of_same(items.iter().copied(), pair_hash).0, want);
-        assert_eq!(first_of_same(items.iter().copied(), |_| 7).0, want, "every hash the same");
-        // The first items of the distinct pairs, as by_hash sorts those pairs.
-        let distinct = [a, b, c];
-        let (_, firsts) = first_of_same(items.iter().copied(), pair_hash);
-        let want_sorted: Vec<(u64, u32)> = by_hash(distinct.iter().copied().map(Some), pair_hash).into_iter().map(|(h, i)| (h, [0, 1, 5][i as usize])).collect();
-        assert_eq!(firsts, want_sorted);
-        assert_eq!(first_of_same(items.iter().copied(), |_| 7).1, vec![(7, 0), (7, 1), (7, 5)]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use crate::engine::context::Ctx;
+use crate::engine::same_keys::first_of_same;
 use crate::engine::finding::{Finding, Rule, Severity};
 use crate::ledger::{LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, StatementKind, Territory};
 
@@ -47,38 +48,25 @@ fn show_sale_key(k: &SaleKey) -> String {
 
 /// The lines that share a sale key with an earlier line, grouped (first line first), with
 /// the key as shown; ordered by that text (groups of the same text in the order of their
-/// first repeat). The lines are found by their keys' hashes, sorted: equal keys (and the
-/// rare keys whose hashes collide) sit side by side, read in order; a hash table of
-/// hundreds of thousands of keys misses the cache on nearly every line.
+/// first repeat). Equal keys are found by their hashes sorted ([`first_of_same`]).
 fn repeated_sales<'a>(lines: impl Iterator<Item = (&'a LedgerLine, Option<Decimal>)>) -> Vec<(String, Vec<&'a LedgerLine>)> {
-    use std::hash::BuildHasher;
     let hasher = foldhash::fast::FixedState::default();
     let lines: Vec<(&'a LedgerLine, Option<Decimal>)> = lines.collect();
-    // Positions fit in 4 bytes: no ledger held in memory has 4 billion lines.
-    let mut by_hash: Vec<(u64, u32)> =
-        lines.iter().enumerate().filter_map(|(i, &(l, amount))| Some((hasher.hash_one(sale_key(l, amount)), u32::try_from(i).ok()?))).collect();
-    by_hash.sort_unstable();
-    // (The position of a group's second line, its key, its lines.)
-    let mut groups: Vec<(u32, SaleKey, Vec<&'a LedgerLine>)> = Vec::new();
-    for run in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        // The distinct keys of a run (almost always one), each with its positions in order.
-        let mut distinct: Vec<(SaleKey, Vec<u32>)> = Vec::new();
-        for &(_, i) in run {
-            let Some(&(l, amount)) = lines.get(i as usize) else { continue };
-            let key = sale_key(l, amount);
-            match distinct.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, at)) => at.push(i),
-                None => distinct.push((key, vec![i])),
-            }
-        }
-        for (key, at) in distinct {
-            if let Some(&second) = at.get(1) {
-                groups.push((second, key, at.iter().filter_map(|i| lines.get(*i as usize).map(|(l, _)| *l)).collect()));
-            }
+    let (first, _) = first_of_same(lines.len(), |i| lines.get(i).map(|&(l, amount)| sale_key(l, amount)), |k| std::hash::BuildHasher::hash_one(&hasher, k));
+    // A group is opened at its key's first repeat, with the key's first line.
+    let mut groups: Vec<(SaleKey, Vec<&'a LedgerLine>)> = Vec::new();
+    let mut group_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, &f) in first.iter().enumerate().filter(|(i, f)| **f != *i) {
+        let (Some(&(head, amount)), Some(&(l, _))) = (lines.get(f), lines.get(i)) else { continue };
+        let g = *group_of.entry(f).or_insert_with(|| {
+            groups.push((sale_key(head, amount), vec![head]));
+            groups.len() - 1
+        });
+        if let Some((_, group)) = groups.get_mut(g) {
+            group.push(l);
         }
     }
-    groups.sort_unstable_by_key(|g| g.0);
-    let mut groups: Vec<(String, Vec<&'a LedgerLine>)> = groups.into_iter().map(|(_, key, lines)| (show_sale_key(&key), lines)).collect();
+    let mut groups: Vec<(String, Vec<&'a LedgerLine>)> = groups.into_iter().map(|(key, lines)| (show_sale_key(&key), lines)).collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     groups
 }
