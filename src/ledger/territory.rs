@@ -37,30 +37,9 @@ impl Territory {
     /// this tool knows (the caller keeps the raw text and flags it).
     pub fn parse(text: &str) -> Option<Territory> {
         let t = text.trim();
-        // Two letters (nearly every territory cell): read without an allocation, as below.
-        if let &[a, b] = t.as_bytes()
-            && a.is_ascii_alphabetic()
-            && b.is_ascii_alphabetic()
-        {
-            let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
-            return match &upper {
-                b"WW" | b"ZZ" | b"XW" => Some(Territory::Worldwide),
-                b"UK" => Some(Territory::country("GB")),
-                b"EL" => Some(Territory::country("GR")),
-                b"XK" => Some(Territory::country("XK")),
-                _ => match std::str::from_utf8(&upper).ok().and_then(|u| CountryCode::for_alpha2(u).ok()) {
-                    Some(cc) => Some(Territory::country(cc.alpha2())),
-                    None => by_name(t).map(Territory::country),
-                },
-            };
-        }
-        Self::parse_any(t)
-    }
-
-    /// [`Territory::parse`] of any trimmed text.
-    fn parse_any(t: &str) -> Option<Territory> {
-        let upper = t.to_ascii_uppercase();
-        match upper.as_str() {
+        // Codes are nearly always written in capitals: upper-cased (a new text) only when not.
+        let upper = if t.bytes().any(|b| b.is_ascii_lowercase()) { std::borrow::Cow::Owned(t.to_ascii_uppercase()) } else { std::borrow::Cow::Borrowed(t) };
+        match upper.as_ref() {
             "WW" | "ZZ" | "XW" | "WORLD" | "WORLDWIDE" | "ALL" | "ROW-WW" => {
                 return Some(Territory::Worldwide);
             }
@@ -152,11 +131,13 @@ mod tests {
     }
 
     #[test]
-    fn two_letters_read_as_any_text_does() {
-        for a in (b'A'..=b'Z').chain(b'a'..=b'z') {
-            for b in (b'A'..=b'Z').chain(b'a'..=b'z') {
-                let text = String::from_utf8(vec![a, b]).unwrap_or_default();
-                assert_eq!(Territory::parse(&text), Territory::parse_any(&text), "{text}");
+    fn two_letters_read_the_same_in_capitals_or_not() {
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let upper = String::from_utf8(vec![a, b]).unwrap_or_default();
+                for text in [upper.to_lowercase(), format!("{}{}", upper[..1].to_lowercase(), &upper[1..]), format!(" {upper} ")] {
+                    assert_eq!(Territory::parse(&text), Territory::parse(&upper), "{text}");
+                }
             }
         }
     }
