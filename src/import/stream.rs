@@ -797,7 +797,7 @@ impl Plan<'_> {
         })?;
         if let Some(roll) = &self.roll {
             self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
-            self.roll_up_pending(roll, &mut out.rolled);
+            self.roll_up_pending(roll, &mut out.rolled, true);
         }
         out.fold_plain_figures(self.roll.as_ref());
         Ok(out)
@@ -985,34 +985,23 @@ impl Plan<'_> {
     /// lines of the rows before it, or takes its row to the full reader, whose line then
     /// rolls up into the same line (see [`RolledStore`]).
     fn table<'t>(&self, roll: &'t Roll<'_>, rolled: &mut RolledLines) -> std::sync::RwLockReadGuard<'t, Table> {
-        if rolled.lines.len() >= ROLLED_WAIT {
-            self.roll_up_pending(roll, rolled);
-        } else {
-            self.try_roll_up_pending(roll, rolled);
-        }
+        self.roll_up_pending(roll, rolled, rolled.lines.len() >= ROLLED_WAIT);
         // A worker that panicked fails its chunk (and the import); the table is still whole.
         roll.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// [`Plan::roll_up_pending`] when no other worker holds the table; else nothing yet.
-    fn try_roll_up_pending(&self, roll: &Roll<'_>, rolled: &mut RolledLines) {
+    /// Roll up the chunk's lines of the full reader waiting in `rolled`, under the write lock:
+    /// waiting for it when `wait`, else only when no other worker holds the table.
+    fn roll_up_pending(&self, roll: &Roll<'_>, rolled: &mut RolledLines, wait: bool) {
         if rolled.lines.is_empty() {
             return;
         }
-        let table = match roll.table.try_write() {
+        let locked = if wait { roll.table.write().map_err(std::sync::TryLockError::from) } else { roll.table.try_write() };
+        let table = match locked {
             Ok(t) => t,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return,
         };
-        Self::enter_and_place(roll, rolled, table);
-    }
-
-    /// Roll up the chunk's lines of the full reader waiting in `rolled`, under the write lock.
-    fn roll_up_pending(&self, roll: &Roll<'_>, rolled: &mut RolledLines) {
-        if rolled.lines.is_empty() {
-            return;
-        }
-        let table = roll.table.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         Self::enter_and_place(roll, rolled, table);
     }
 
