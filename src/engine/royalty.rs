@@ -60,8 +60,16 @@ pub fn same_rate(a: Decimal, b: Decimal) -> bool {
     (a - b).abs() < Decimal::new(5, 7)
 }
 
-fn configuration(line: &LedgerLine) -> Option<String> {
+/// A line's configuration as contracts list configurations (trimmed, lower case).
+pub(crate) fn configuration(line: &LedgerLine) -> Option<String> {
     line.sale_type.as_ref().map(|s| s.trim().to_lowercase())
+}
+
+/// [`configuration`] for looking up a line's term: [`Contract::term_for`] compares
+/// configurations without regard to ASCII case, so an ASCII one is used as written (saving
+/// a String a line); others are lower-cased.
+fn term_configuration(line: &LedgerLine) -> Option<std::borrow::Cow<'_, str>> {
+    line.sale_type.as_deref().map(str::trim).map(|t| if t.is_ascii() { std::borrow::Cow::Borrowed(t) } else { std::borrow::Cow::Owned(t.to_lowercase()) })
 }
 
 /// The contract price for a line's configuration, if the contract lists one.
@@ -208,10 +216,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let release = c.release_of(line);
     let price_category = release.and_then(|r| r.price_category.as_deref()).or(line.details().price_category.as_deref());
     let date = line.sale_period.or(line.accounting_period).map(|p| p.start);
-    // Terms list configurations compared without regard to ASCII case: an ASCII one is
-    // looked up as written (lower-cased only for a message), saving a String a line.
-    let config_as_written = line.sale_type.as_deref().map(str::trim);
-    let config: Option<std::borrow::Cow<'_, str>> = config_as_written.map(|t| if t.is_ascii() { std::borrow::Cow::Borrowed(t) } else { std::borrow::Cow::Owned(t.to_lowercase()) });
+    let config = term_configuration(line);
     let term_ix = c.term_for(line.income_type, config.as_deref(), line.details().channel.as_deref(), price_category, date);
     let group = c.line_territory_group(line);
     let reported = line.royalty.unwrap_or_default();

@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::contract::{pct, Base};
 use crate::engine::context::Ctx;
+use crate::engine::royalty::configuration;
 use crate::engine::same_keys::{by_hash, first_of_same};
 use crate::engine::finding::{Finding, Rule, Severity};
 use crate::ledger::{LedgerLine, LineKind, LineText, Period, PeriodKind, SourceRef, Territory};
@@ -117,7 +118,7 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
     let date = l.sale_period.map(|p| p.start);
     let group = c.line_territory_group(l);
     let (ti, rate, factor) = *memo.entry((l.income_type, l.sale_type.as_deref(), group, date)).or_insert_with_key(|(_, _, group, _)| {
-        let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+        let cfg = configuration(l);
         let ti = c.term_for(l.income_type, cfg.as_deref(), None, None, date)?;
         let term = c.terms.royalties[ti].get_ref();
         Some((ti, pct(term.rate), c.factor(term, group)?))
@@ -127,7 +128,7 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
     let price = if term.base == Base::NetReceipts {
         None
     } else {
-        let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+        let cfg = configuration(l);
         c.release_of(l).and_then(|r| cfg.as_ref().and_then(|k| r.prices.get(k)).copied())
     };
     Some(match (price, l.units) {
@@ -548,7 +549,7 @@ fn more_rows(l: &LedgerLine) -> String {
 
 fn term_clause_for(ctx: &Ctx, l: &LedgerLine) -> String {
     let c = ctx.contract;
-    let cfg = l.sale_type.as_ref().map(|s| s.trim().to_lowercase());
+    let cfg = configuration(l);
     c.term_for(l.income_type, cfg.as_deref(), None, None, l.sale_period.map(|p| p.start))
         .map(|t| c.term_clause(t))
         .unwrap_or_default()
