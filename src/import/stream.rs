@@ -566,8 +566,9 @@ impl RolledStore {
     }
 
     /// The lines with the extra lines of the full reader rolled in and the workers' tallies
-    /// of plain rows added (`additive` as in [`Roll::additive`]), and the rows they hold;
-    /// `None` when an entry has no line (a line lost: never, unless a worker failed).
+    /// of plain rows added (`additive` as in [`Roll::additive`]), in the order of their rows
+    /// (rows are unique within a file), and the rows they hold; `None` when an entry has no
+    /// line (a line lost: never, unless a worker failed).
     fn into_lines(self, additive: &[(usize, usize)], tallies: &[Tallies]) -> Option<(Vec<LedgerLine>, u64)> {
         let RolledStore { mut placed, mut extra } = self;
         extra.sort_by_key(|(at, l)| (*at, l.source.row));
@@ -584,14 +585,12 @@ impl RolledStore {
                 acc.rows += line.rows;
             }
         }
-        let count = placed.len();
-        // (Collected in place: an `Option` of a line is as large as the line.)
-        let mut lines: Vec<LedgerLine> = placed.into_iter().map_while(|l| l).collect();
-        if lines.len() != count {
-            return None;
-        }
+        // The tallies are added in the order of the entries (theirs), then the lines put in
+        // the order of their rows.
         let mut rows = 0;
-        for (at, line) in lines.iter_mut().enumerate() {
+        let mut by_row: Vec<(u64, u32)> = Vec::with_capacity(placed.len());
+        for (at, line) in placed.iter_mut().enumerate() {
+            let line = line.as_mut()?;
             for (count, present, sums) in tallies.iter().filter_map(|t| t.get(at, additive.len())) {
                 let mut v: [Option<Decimal>; 9] = [None; 9];
                 for ((k, (field, _)), sum) in additive.iter().enumerate().zip(sums) {
@@ -603,8 +602,34 @@ impl RolledStore {
                 line.rows += count;
             }
             rows += line.rows;
+            by_row.push((line.source.row, u32::try_from(at).ok()?));
         }
-        Some((lines, rows))
+        by_row.sort_unstable();
+        // (The position breaks no ties: rows are unique.) Each line is moved to its place
+        // once, cycle by cycle of the order, not swapped there.
+        let from: Vec<u32> = by_row.into_iter().map(|(_, at)| at).collect();
+        let mut done = vec![false; from.len()];
+        for start in 0..from.len() {
+            if done[start] {
+                continue;
+            }
+            let held = placed.get_mut(start)?.take();
+            let mut at = start;
+            loop {
+                done[at] = true;
+                let next = *from.get(at)? as usize;
+                if next == start {
+                    placed[at] = held;
+                    break;
+                }
+                placed[at] = placed.get_mut(next)?.take();
+                at = next;
+            }
+        }
+        let count = placed.len();
+        // (Collected in place: an `Option` of a line is as large as the line.)
+        let lines: Vec<LedgerLine> = placed.into_iter().map_while(|l| l).collect();
+        (lines.len() == count).then_some((lines, rows))
     }
 }
 
@@ -1491,6 +1516,30 @@ mod tests {
         assert_eq!(lines[2].royalty, Some(Decimal::new(1, 10)));
         assert_eq!((lines[0].rows, lines[0].royalty, lines[0].units), (2, Some(Decimal::new(1, 10)), None));
         assert_eq!(rows, lines.iter().map(|l| l.rows).sum::<u64>());
+    }
+
+    #[test]
+    fn lines_come_out_in_row_order_with_their_own_tallies() {
+        let n = |mantissa: i64| PlainNumber { mantissa, scale: 0 };
+        // Entries whose first rows are out of order (two workers enter keys as they go),
+        // in cycles of several lengths; each entry's tally is its row times ten.
+        let rows = [40u64, 10, 30, 20, 90, 50, 60, 80, 70, 100];
+        let mut tally = Tallies::new(1);
+        let mut store = RolledStore::default();
+        for (at, row) in rows.iter().enumerate() {
+            let mut line = LedgerLine::new(crate::ledger::SourceRef::new("f.csv", None, *row), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            line.units = Some(Decimal::from(*row));
+            store.place(at, line);
+            let ten = [n(i64::try_from(*row).unwrap_or_default() * 9)];
+            assert_eq!(tally.add(at, PlainValues { numbers: &ten, present: 1 }), Some(()));
+        }
+        let (lines, total) = store.into_lines(&[(0, 9)], &[tally]).unwrap_or_else(|| unreachable!());
+        let mut want = rows.to_vec();
+        want.sort();
+        assert_eq!(lines.iter().map(|l| l.source.row).collect::<Vec<_>>(), want);
+        // Each line kept its own sums: its row (as read) plus nine times its row (tallied).
+        assert!(lines.iter().all(|l| l.units == Some(Decimal::from(l.source.row * 10)) && l.rows == 2), "{lines:?}");
+        assert_eq!(total, 20);
     }
 
     #[test]
