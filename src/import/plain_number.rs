@@ -124,6 +124,32 @@ impl ExactSum {
     }
 }
 
+/// `sum + n` for a sum kept as an `i64` mantissa and its scale (the larger scale of the
+/// two, as [`ExactSum::plus`] and `Decimal` addition give it); `None` when it does not fit
+/// 64 bits (the caller keeps the sum wider).
+#[inline]
+pub fn narrow_plus(sum: (i64, u8), n: PlainNumber) -> Option<(i64, u8)> {
+    let ((m, scale), add) = (sum, n.mantissa);
+    if n.scale > scale {
+        let m = m.checked_mul(POW10_64[usize::from(n.scale - scale)])?;
+        Some((m.checked_add(add)?, n.scale))
+    } else {
+        let add = add.checked_mul(POW10_64[usize::from(scale - n.scale)])?;
+        Some((m.checked_add(add)?, scale))
+    }
+}
+
+/// Powers of ten that fit an `i64` (up to 10^18).
+const POW10_64: [i64; 19] = {
+    let mut p = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
 /// A number written plainly, as [`plain_number`] reads it, as a `Decimal`: the value
 /// [`super::cells::parse_decimal`] gives it. `None` for anything else, longer numbers too
 /// (19 to 28 digits fit a `Decimal`, but are rare enough to leave to the full parser).
@@ -190,6 +216,20 @@ mod tests {
             let sum = ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale };
             assert_eq!(ExactSum::from_words(sum.to_words()), sum, "{m} {scale}");
         }
+    }
+
+    #[test]
+    fn a_narrow_sum_takes_the_larger_scale_and_refuses_what_passes_64_bits() {
+        let n = |mantissa: i64, scale: u8| PlainNumber { mantissa, scale };
+        assert_eq!(narrow_plus((0, 0), n(-125, 2)), Some((-125, 2)));
+        assert_eq!(narrow_plus((15, 1), n(25, 2)), Some((175, 2)));
+        assert_eq!(narrow_plus((175, 2), n(3, 0)), Some((475, 2)));
+        assert_eq!(narrow_plus((i64::MAX - 1, 0), n(1, 0)), Some((i64::MAX, 0)));
+        assert_eq!(narrow_plus((i64::MAX, 0), n(1, 0)), None);
+        assert_eq!(narrow_plus((1, 0), n(1, 18)), Some((1_000_000_000_000_000_001, 18)));
+        assert_eq!(narrow_plus((10, 0), n(1, 18)), None, "rescaling the sum past 64 bits");
+        assert_eq!(narrow_plus((1, 18), n(10, 0)), None, "rescaling the number past 64 bits");
+        assert_eq!(narrow_plus((i64::MIN + 1, 0), n(-1, 0)), Some((i64::MIN, 0)));
     }
 
     proptest! {

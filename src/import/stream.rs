@@ -349,37 +349,74 @@ struct Entry {
     key: KeyBytes,
 }
 
-/// A worker's plain rows by entry (the table's positions): for each, a slot with the rows
-/// added and one bit for each additive column they had a value in, then one slot per
-/// position in [`Roll::additive`] with its exact sum ([`ExactSum::to_words`]), in whole
-/// cache lines (a file with up to three money columns: one line an entry). Kept apart from
-/// the shared table so that adding a row writes only to the worker's own memory.
+/// A worker's plain rows by entry (the table's positions), kept apart from the shared table
+/// so that adding a row writes only to the worker's own memory. For each entry, in words of
+/// 8 bytes: a head (the rows added, one bit for each additive column they had a value in,
+/// a bit for sums moved to [`Tallies::wide`], and with up to three columns their scales),
+/// the columns' scales in a word of their own when there are more, then each column's
+/// exact sum as an `i64` mantissa at its scale. An entry takes 32 bytes with up to three
+/// money columns (two entries a cache line: a plain row's add misses the caches on its
+/// tally, and the smaller the tallies, the more of them stay cached), 64 with up to six.
+/// A sum that outgrows an `i64` moves, with the entry's other sums, to `wide` (exact sums
+/// of up to 95 bits, [`ExactSum`]); past those, the row is refused and the full reader adds
+/// it with `Decimal` arithmetic. Nothing is rounded.
 struct Tallies {
-    /// Cache lines per entry.
-    lines_per: usize,
-    lines: Vec<TallyLine>,
+    /// Additive columns.
+    columns: usize,
+    /// Words per entry: 4, 8 or 16.
+    words: usize,
+    /// Word of the first sum (1 with up to three columns, whose scales are in the head; else 2).
+    first_sum: usize,
+    blocks: Vec<TallyBlock>,
+    /// Sums of the entries that outgrew 64 bits, by entry.
+    wide: std::collections::HashMap<usize, [ExactSum; ADDITIVE.len()], foldhash::fast::FixedState>,
 }
 
-/// Four 16-byte slots of a tally, on a cache line of their own.
+/// Four words of tallies, aligned so that an entry of up to three columns (four words) lies
+/// on one cache line.
 #[derive(Clone, Copy, Default)]
-#[repr(C, align(64))]
-struct TallyLine([[u64; 2]; 4]);
+#[repr(C, align(32))]
+struct TallyBlock([u64; 4]);
+
+/// Head word: the rows added (low 32 bits), then the present columns, the wide bit and the
+/// scales (5 bits each) of up to three columns.
+const TALLY_PRESENT: u32 = 32;
+const TALLY_WIDE: u64 = 1 << 41;
+const TALLY_SCALES: u32 = 42;
 
 impl Tallies {
     fn new(additive: usize) -> Tallies {
-        Tallies { lines_per: (additive + 1).div_ceil(4), lines: Vec::new() }
+        let first_sum = if additive <= 3 { 1 } else { 2 };
+        Tallies {
+            columns: additive,
+            words: (first_sum + additive).next_power_of_two().max(4),
+            first_sum,
+            blocks: Vec::new(),
+            wide: Default::default(),
+        }
     }
 
-    /// Slot `j` of entry `at`'s tally (the lines are there: [`Tallies::grow`]).
-    fn slot(&mut self, at: usize, j: usize) -> Option<&mut [u64; 2]> {
-        self.lines.get_mut(at * self.lines_per + j / 4).and_then(|l| l.0.get_mut(j % 4))
+    fn word(&self, i: usize) -> u64 {
+        self.blocks.get(i / 4).map_or(0, |b| b.0[i % 4])
+    }
+
+    fn set_word(&mut self, i: usize, v: u64) {
+        if let Some(b) = self.blocks.get_mut(i / 4) {
+            b.0[i % 4] = v;
+        }
+    }
+
+    /// The scale of column `k` of the entry whose head word is at `base`.
+    fn scale(&self, base: usize, head: u64, k: usize) -> u8 {
+        let (word, shift) = if self.first_sum == 1 { (head, TALLY_SCALES as usize + 5 * k) } else { (self.word(base + 1), 5 * k) };
+        ((word >> shift) & 31) as u8
     }
 
     /// Make room for entry `at`, by doubling (entries come in as the file is read).
     fn grow(&mut self, at: usize) {
-        let end = (at + 1) * self.lines_per;
-        if self.lines.len() < end {
-            self.lines.resize(end.max(self.lines.len() * 2), TallyLine::default());
+        let end = ((at + 1) * self.words).div_ceil(4);
+        if self.blocks.len() < end {
+            self.blocks.resize(end.max(self.blocks.len() * 2), TallyBlock::default());
         }
     }
 
@@ -390,9 +427,7 @@ impl Tallies {
         self.grow(last);
         let mut seen = 0;
         for at in at.iter().flatten() {
-            for line in self.lines.get(at * self.lines_per..(at + 1) * self.lines_per).unwrap_or_default() {
-                seen ^= line.0[0][0];
-            }
+            seen ^= self.word(at * self.words);
         }
         std::hint::black_box(seen);
     }
@@ -402,30 +437,83 @@ impl Tallies {
     /// with Decimal arithmetic.
     fn add(&mut self, at: usize, values: PlainValues<'_>) -> Option<()> {
         self.grow(at);
-        let mut added = [ExactSum::default(); ADDITIVE.len()];
+        let base = at * self.words;
+        let head = self.word(base);
+        if head as u32 == u32::MAX {
+            return None;
+        }
+        if head & TALLY_WIDE == 0 {
+            let mut sums = [(0i64, 0u8); ADDITIVE.len()];
+            let mut fits = true;
+            for (k, n) in values.numbers.iter().enumerate().take(self.columns) {
+                if values.present & (1 << k) != 0 {
+                    let sum = (self.word(base + self.first_sum + k) as i64, self.scale(base, head, k));
+                    match crate::import::plain_number::narrow_plus(sum, *n) {
+                        Some(s) => sums[k] = s,
+                        None => {
+                            fits = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            if fits {
+                let mut scales = if self.first_sum == 1 { head >> TALLY_SCALES } else { self.word(base + 1) };
+                for (k, (m, scale)) in sums.iter().enumerate().take(self.columns) {
+                    if values.present & (1 << k) != 0 {
+                        self.set_word(base + self.first_sum + k, *m as u64);
+                        scales = scales & !(31 << (5 * k)) | u64::from(*scale) << (5 * k);
+                    }
+                }
+                let counts = (head & ((1 << TALLY_SCALES) - 1)) + 1 | u64::from(values.present) << TALLY_PRESENT;
+                if self.first_sum == 1 {
+                    self.set_word(base, counts | scales << TALLY_SCALES);
+                } else {
+                    self.set_word(base + 1, scales);
+                    self.set_word(base, counts);
+                }
+                return Some(());
+            }
+            // A sum outgrew 64 bits: the entry's sums move to the wide ones.
+            let mut wide = [ExactSum::default(); ADDITIVE.len()];
+            for (k, w) in wide.iter_mut().enumerate().take(self.columns) {
+                let n = PlainNumber { mantissa: self.word(base + self.first_sum + k) as i64, scale: self.scale(base, head, k) };
+                *w = ExactSum::default().plus(n)?;
+            }
+            self.wide.insert(at, wide);
+            self.set_word(base, head | TALLY_WIDE);
+        }
+        let sums = self.wide.get_mut(&at)?;
+        let mut added = *sums;
         for (k, (n, new)) in values.numbers.iter().zip(added.iter_mut()).enumerate() {
             if values.present & (1 << k) != 0 {
-                *new = ExactSum::from_words(*self.slot(at, k + 1)?).plus(*n)?;
+                *new = new.plus(*n)?;
             }
         }
-        for (k, new) in added.iter().enumerate().take(values.numbers.len()) {
-            if values.present & (1 << k) != 0 {
-                *self.slot(at, k + 1)? = new.to_words();
-            }
-        }
-        let head = self.slot(at, 0)?;
-        head[0] += 1;
-        head[1] |= u64::from(values.present);
+        *sums = added;
+        let head = self.word(base);
+        self.set_word(base, head + 1 | u64::from(values.present) << TALLY_PRESENT);
         Some(())
     }
 
     /// The rows added to entry `at`, their bits of present columns and their sums (`n`
     /// additive columns).
     fn get(&self, at: usize, n: usize) -> Option<(u64, u16, impl Iterator<Item = ExactSum> + '_)> {
-        let lines = self.lines.get(at * self.lines_per..(at + 1) * self.lines_per)?;
-        let mut slots = lines.iter().flat_map(|l| l.0.iter());
-        let head = slots.next()?;
-        Some((head[0], head[1] as u16, slots.take(n).map(|w| ExactSum::from_words(*w))))
+        let base = at * self.words;
+        if base / 4 >= self.blocks.len() {
+            return None;
+        }
+        let head = self.word(base);
+        let mut sums = [ExactSum::default(); ADDITIVE.len()];
+        if head & TALLY_WIDE != 0 {
+            sums = *self.wide.get(&at)?;
+        } else {
+            for (k, s) in sums.iter_mut().enumerate().take(self.columns) {
+                let n = PlainNumber { mantissa: self.word(base + self.first_sum + k) as i64, scale: self.scale(base, head, k) };
+                *s = ExactSum::default().plus(n)?;
+            }
+        }
+        Some((head & 0xffff_ffff, (head >> TALLY_PRESENT) as u16 & 0x1ff, sums.into_iter().take(n)))
     }
 }
 
@@ -1473,10 +1561,10 @@ mod tests {
     #[test]
     fn tallies_add_exactly_refuse_what_would_not_fit_and_combine_across_workers() {
         let n = |mantissa: i64, scale: u8| PlainNumber { mantissa, scale };
-        // Five money columns: two cache lines a tally.
+        // Five money columns: a head, a word of scales and five sums (eight words).
         let mut a = Tallies::new(5);
         let mut b = Tallies::new(5);
-        assert_eq!(a.lines_per, 2);
+        assert_eq!(a.words, 8);
         let row = [n(3, 0), n(125, 2), n(0, 0), n(-7, 1), n(1, 10)];
         assert_eq!(a.add(2, PlainValues { numbers: &row, present: 0b11011 }), Some(()));
         assert_eq!(a.add(2, PlainValues { numbers: &row, present: 0b00001 }), Some(()));
@@ -1516,6 +1604,66 @@ mod tests {
         assert_eq!(lines[2].royalty, Some(Decimal::new(1, 10)));
         assert_eq!((lines[0].rows, lines[0].royalty, lines[0].units), (2, Some(Decimal::new(1, 10)), None));
         assert_eq!(rows, lines.iter().map(|l| l.rows).sum::<u64>());
+    }
+
+    proptest::proptest! {
+        /// A worker's tallies agree with Decimal addition, value and scale, for two, three
+        /// and five money columns, as sums outgrow 64 bits and move to the wide ones; a row a
+        /// tally refuses (past 95 bits) changes nothing.
+        #[test]
+        fn tallies_agree_with_decimal_addition(
+            columns in proptest::sample::select(vec![2usize, 3, 5]),
+            rows in proptest::collection::vec((0usize..4, proptest::collection::vec((proptest::option::of(-999_999_999_999_999_999i64..=999_999_999_999_999_999), 0u8..=18), 5)), 0..60),
+        ) {
+            let mut tallies = Tallies::new(columns);
+            let mut want: Vec<(u64, u16, Vec<Option<Decimal>>)> = vec![(0, 0, vec![None; columns]); 4];
+            for (at, cells) in rows {
+                let numbers: Vec<PlainNumber> = cells.iter().take(columns).map(|(m, s)| PlainNumber { mantissa: m.unwrap_or(0), scale: *s }).collect();
+                let present = cells.iter().take(columns).enumerate().filter(|(_, (m, _))| m.is_some()).fold(0u16, |p, (k, _)| p | 1 << k);
+                let before = format!("{:?}", tallies.get(at, columns).map(|(r, p, s)| (r, p, s.collect::<Vec<_>>())));
+                let (count, bits, sums) = &mut want[at];
+                // What Decimal addition gives, if every sum stays within what a tally holds.
+                let added: Option<Vec<Option<Decimal>>> = sums.iter().zip(&numbers).enumerate().map(|(k, (sum, n))| {
+                    if present & (1 << k) == 0 {
+                        return Some(*sum);
+                    }
+                    let total = sum.unwrap_or(Decimal::ZERO).checked_add(n.to_decimal())?;
+                    // (Exact: rescaled to the larger scale, within 95 bits.)
+                    let scale = sum.map_or(0, |s| s.scale()).max(u32::from(n.scale));
+                    let mut t = total;
+                    t.rescale(scale);
+                    (t.scale() == scale && t == total && t.mantissa().unsigned_abs() < 1 << 95).then_some(Some(t))
+                }).collect();
+                match tallies.add(at, PlainValues { numbers: &numbers, present }) {
+                    Some(()) => {
+                        let added = added.unwrap_or_else(|| panic!("a tally took a row Decimal sums refuse"));
+                        *sums = added;
+                        *count += 1;
+                        *bits |= present;
+                    }
+                    None => {
+                        proptest::prop_assert!(added.is_none(), "a tally refused a row that fits");
+                        let after = format!("{:?}", tallies.get(at, columns).map(|(r, p, s)| (r, p, s.collect::<Vec<_>>())));
+                        proptest::prop_assert_eq!(before, after);
+                    }
+                }
+            }
+            for (at, (count, bits, sums)) in want.iter().enumerate() {
+                let got = tallies.get(at, columns);
+                let Some((rows, present, got)) = got else {
+                    proptest::prop_assert_eq!(*count, 0);
+                    continue;
+                };
+                proptest::prop_assert_eq!((rows, present), (*count, *bits));
+                for (k, (g, w)) in got.zip(sums).enumerate() {
+                    if present & (1 << k) != 0 {
+                        let g = g.to_decimal();
+                        proptest::prop_assert_eq!(Some(g), *w);
+                        proptest::prop_assert_eq!(Some(g.scale()), w.map(|w| w.scale()));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
