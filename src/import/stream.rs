@@ -673,24 +673,24 @@ impl RolledStore {
                 acc.rows += line.rows;
             }
         }
-        // The tallies are added in the order of the entries (theirs), then the lines put in
+        // The tallies are added on every core, a range of entries each, then the lines put in
         // the order of their rows.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let part = placed.len().div_ceil(cores).max(1 << 14);
+        let parts: Vec<Option<(u64, Vec<(u64, u32)>)>> = std::thread::scope(|scope| {
+            let running: Vec<_> = placed
+                .chunks_mut(part)
+                .enumerate()
+                .map(|(i, lines)| scope.spawn(move || add_tallies(lines, i * part, additive, tallies)))
+                .collect();
+            running.into_iter().map(|t| t.join().ok().flatten()).collect()
+        });
         let mut rows = 0;
         let mut by_row: Vec<(u64, u32)> = Vec::with_capacity(placed.len());
-        for (at, line) in placed.iter_mut().enumerate() {
-            let line = line.as_mut()?;
-            for (count, present, sums) in tallies.iter().filter_map(|t| t.get(at, additive.len())) {
-                let mut v: [Option<Decimal>; 9] = [None; 9];
-                for ((k, (field, _)), sum) in additive.iter().enumerate().zip(sums) {
-                    if present & (1 << k) != 0 {
-                        v[*field] = Some(sum.to_decimal());
-                    }
-                }
-                add_values(line, &v);
-                line.rows += count;
-            }
-            rows += line.rows;
-            by_row.push((line.source.row, u32::try_from(at).ok()?));
+        for p in parts {
+            let (r, mut b) = p?;
+            rows += r;
+            by_row.append(&mut b);
         }
         by_row.sort_unstable();
         // (The position breaks no ties: rows are unique.) Each line is moved to its place
@@ -710,6 +710,10 @@ impl RolledStore {
                     placed[at] = held;
                     break;
                 }
+                // (A position twice in the order, never for unique rows, is a lost line.)
+                if *done.get(next)? {
+                    return None;
+                }
                 placed[at] = placed.get_mut(next)?.take();
                 at = next;
             }
@@ -719,6 +723,29 @@ impl RolledStore {
         let lines: Vec<LedgerLine> = placed.into_iter().map_while(|l| l).collect();
         (lines.len() == count).then_some((lines, rows))
     }
+}
+
+/// Add the workers' tallies into `lines`, the lines of the entries from `first` on; the rows
+/// they now hold and each line's (row, entry); `None` when an entry has no line.
+fn add_tallies(lines: &mut [Option<LedgerLine>], first: usize, additive: &[(usize, usize)], tallies: &[Tallies]) -> Option<(u64, Vec<(u64, u32)>)> {
+    let mut rows = 0;
+    let mut by_row = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter_mut().enumerate() {
+        let (at, line) = (first + i, line.as_mut()?);
+        for (count, present, sums) in tallies.iter().filter_map(|t| t.get(at, additive.len())) {
+            let mut v: [Option<Decimal>; 9] = [None; 9];
+            for ((k, (field, _)), sum) in additive.iter().enumerate().zip(sums) {
+                if present & (1 << k) != 0 {
+                    v[*field] = Some(sum.to_decimal());
+                }
+            }
+            add_values(line, &v);
+            line.rows += count;
+        }
+        rows += line.rows;
+        by_row.push((line.source.row, u32::try_from(at).ok()?));
+    }
+    Some((rows, by_row))
 }
 
 /// What a worker keeps from chunk to chunk of a file.
@@ -1688,6 +1715,42 @@ mod tests {
         // Each line kept its own sums: its row (as read) plus nine times its row (tallied).
         assert!(lines.iter().all(|l| l.units == Some(Decimal::from(l.source.row * 10)) && l.rows == 2), "{lines:?}");
         assert_eq!(total, 20);
+    }
+
+    #[test]
+    fn many_lines_are_added_up_in_parts_and_come_out_in_row_order() {
+        // Enough entries for the tallies to be added on several threads (parts of 16,384).
+        let n = 40_000u64;
+        let n_ = |mantissa: i64| PlainNumber { mantissa, scale: 2 };
+        let (mut a, mut b) = (Tallies::new(1), Tallies::new(1));
+        let mut store = RolledStore::default();
+        for at in 0..n {
+            // Rows in a shuffled order (a permutation of 1..=n: 7919 is prime to n).
+            let row = (at * 7919) % n + 1;
+            let line = LedgerLine::new(crate::ledger::SourceRef::new("f.csv", None, row), "p", StatementKind::Dsp, LineKind::Income, Currency::parse("USD").unwrap_or_else(|| unreachable!()));
+            store.place(at as usize, line);
+            let cents = i64::try_from(row).unwrap_or_default();
+            assert_eq!(a.add(at as usize, PlainValues { numbers: &[n_(cents)], present: 1 }), Some(()));
+            if at % 3 == 0 {
+                assert_eq!(b.add(at as usize, PlainValues { numbers: &[n_(1)], present: 1 }), Some(()));
+            }
+        }
+        let (lines, rows) = store.into_lines(&[(5, 12)], &[a, b]).unwrap_or_else(|| unreachable!());
+        assert_eq!(lines.len() as u64, n);
+        assert!(lines.iter().enumerate().all(|(i, l)| l.source.row == i as u64 + 1), "in row order");
+        // Each line has its own entry's sums: its row in cents, and a cent more from the
+        // second worker for every third entry.
+        let mut entry_of_row = vec![0u64; n as usize + 1];
+        for at in 0..n {
+            entry_of_row[((at * 7919) % n + 1) as usize] = at;
+        }
+        for l in &lines {
+            let at = entry_of_row[l.source.row as usize];
+            let extra = i64::from(at % 3 == 0);
+            assert_eq!(l.net, Some(Decimal::new(i64::try_from(l.source.row).unwrap_or_default() + extra, 2)), "row {}", l.source.row);
+            assert_eq!(l.rows, 2 + extra as u64);
+        }
+        assert_eq!(rows, lines.iter().map(|l| l.rows).sum::<u64>());
     }
 
     #[test]
