@@ -34,7 +34,7 @@ use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
 use super::plain_number::{ExactSum, PlainNumber, plain_number};
-use super::text_chunks::{READ_BYTES, TextSource, chunk_text, line_ends, read_head, split_off_front};
+use super::text_chunks::{READ_BYTES, TextSource, chunk_text, last_line_end, line_ends, read_head, split_off_front};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
 use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
 use crate::ledger::{Currency, LedgerLine, LineFlag, LineKind, StatementKind, Territory};
@@ -1352,7 +1352,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
             if pending.is_empty() {
                 break;
             }
-            let cut = if source.done { Some(pending.len()) } else { line_ends(&pending).last() };
+            let cut = if source.done { Some(pending.len()) } else { last_line_end(&pending) };
             let text = match cut {
                 Some(cut) => split_off_front(&mut pending, cut, spare_rx.try_recv().unwrap_or_default()),
                 None if pending.len() > MAX_PENDING_BYTES => {

@@ -93,6 +93,22 @@ pub fn line_ends(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// The position just after the last line end outside double quotes (the text starts outside
+/// quotes): `line_ends(text).last()`, without visiting every line end. A line end is
+/// outside quotes when the quotes before it are even in number: the quotes are counted
+/// once, then the text is walked back from its end to its last such line end.
+pub fn last_line_end(text: &[u8]) -> Option<usize> {
+    let mut before = memchr::memchr_iter(b'"', text).count();
+    for i in memchr::memrchr2_iter(b'"', b'\n', text) {
+        if text[i] == b'"' {
+            before -= 1;
+        } else if before % 2 == 0 {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// The bytes before `at`, in `s`'s buffer; `s` keeps the rest, in `spare`'s buffer.
 pub fn split_off_front(s: &mut Vec<u8>, at: usize, mut spare: Vec<u8>) -> Vec<u8> {
     spare.clear();
@@ -127,6 +143,19 @@ mod tests {
         assert_eq!(line_ends(b"abc").count(), 0);
         assert_eq!(line_ends(b"a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 3), Some(4));
         assert_eq!(line_ends(b"a\nb\n\"c\nd\"\ne\n").find(|e| *e >= 5), Some(10));
+        assert_eq!(last_line_end(b"a,b\nc,\"d\ne\"\nf"), Some(12));
+        assert_eq!(last_line_end(b"a,b\nc,\"d\ne\nf"), Some(4), "the last line ends are inside quotes");
+        assert_eq!(last_line_end(b"a,\"b\nc"), None);
+        assert_eq!(last_line_end(b""), None);
+    }
+
+    proptest::proptest! {
+        /// The last line end outside quotes is the last of [`line_ends`], on texts of quotes,
+        /// line ends and other bytes.
+        #[test]
+        fn last_line_end_is_the_last_of_line_ends(text in proptest::collection::vec(proptest::sample::select(b"\"\n\ra,".to_vec()), 0..200)) {
+            proptest::prop_assert_eq!(last_line_end(&text), line_ends(&text).last());
+        }
     }
 
     #[test]
