@@ -22,8 +22,8 @@ pub struct PlainNumber {
 const MAX_SCALE: usize = 18;
 
 /// Powers of ten up to 10^18 (scales of plain numbers differ by at most 18).
-const POW10: [i128; 19] = {
-    let mut p = [1i128; 19];
+const POW10: [i64; 19] = {
+    let mut p = [1i64; 19];
     let mut i = 1;
     while i < 19 {
         p[i] = p[i - 1] * 10;
@@ -98,11 +98,11 @@ impl ExactSum {
         let (mut m, mut scale) = (self.mantissa(), self.scale);
         let mut add = i128::from(n.mantissa);
         if n.scale > scale {
-            m = m.checked_mul(POW10[usize::from(n.scale - scale)])?;
+            m = m.checked_mul(i128::from(POW10[usize::from(n.scale - scale)]))?;
             scale = n.scale;
         } else if n.scale < scale {
             // At most 2^63 · 10^18 < 2^124: no overflow.
-            add *= POW10[usize::from(scale - n.scale)];
+            add *= i128::from(POW10[usize::from(scale - n.scale)]);
         }
         let m = m.checked_add(add)?;
         (m.unsigned_abs() < SUM_LIMIT).then_some(ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale })
@@ -131,24 +131,14 @@ impl ExactSum {
 pub fn narrow_plus(sum: (i64, u8), n: PlainNumber) -> Option<(i64, u8)> {
     let ((m, scale), add) = (sum, n.mantissa);
     if n.scale > scale {
-        let m = m.checked_mul(POW10_64[usize::from(n.scale - scale)])?;
+        let m = m.checked_mul(POW10[usize::from(n.scale - scale)])?;
         Some((m.checked_add(add)?, n.scale))
     } else {
-        let add = add.checked_mul(POW10_64[usize::from(scale - n.scale)])?;
+        let add = add.checked_mul(POW10[usize::from(scale - n.scale)])?;
         Some((m.checked_add(add)?, scale))
     }
 }
 
-/// Powers of ten that fit an `i64` (up to 10^18).
-const POW10_64: [i64; 19] = {
-    let mut p = [1i64; 19];
-    let mut i = 1;
-    while i < 19 {
-        p[i] = p[i - 1] * 10;
-        i += 1;
-    }
-    p
-};
 
 /// A number written plainly, as [`plain_number`] reads it, as a `Decimal`: the value
 /// [`super::cells::parse_decimal`] gives it. `None` for anything else, longer numbers too

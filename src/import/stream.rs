@@ -465,7 +465,7 @@ impl Tallies {
                         scales = scales & !(31 << (5 * k)) | u64::from(*scale) << (5 * k);
                     }
                 }
-                let counts = (head & ((1 << TALLY_SCALES) - 1)) + 1 | u64::from(values.present) << TALLY_PRESENT;
+                let counts = ((head & ((1 << TALLY_SCALES) - 1)) + 1) | (u64::from(values.present) << TALLY_PRESENT);
                 if self.first_sum == 1 {
                     self.set_word(base, counts | scales << TALLY_SCALES);
                 } else {
@@ -492,7 +492,7 @@ impl Tallies {
         }
         *sums = added;
         let head = self.word(base);
-        self.set_word(base, head + 1 | u64::from(values.present) << TALLY_PRESENT);
+        self.set_word(base, (head + 1) | (u64::from(values.present) << TALLY_PRESENT));
         Some(())
     }
 
@@ -677,7 +677,7 @@ impl RolledStore {
         // the order of their rows.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let part = placed.len().div_ceil(cores).max(1 << 14);
-        let parts: Vec<Option<(u64, Vec<(u64, u32)>)>> = std::thread::scope(|scope| {
+        let parts: Vec<Option<Added>> = std::thread::scope(|scope| {
             let running: Vec<_> = placed
                 .chunks_mut(part)
                 .enumerate()
@@ -725,9 +725,12 @@ impl RolledStore {
     }
 }
 
+/// The rows a range of lines holds, and each line's (row, entry).
+type Added = (u64, Vec<(u64, u32)>);
+
 /// Add the workers' tallies into `lines`, the lines of the entries from `first` on; the rows
 /// they now hold and each line's (row, entry); `None` when an entry has no line.
-fn add_tallies(lines: &mut [Option<LedgerLine>], first: usize, additive: &[(usize, usize)], tallies: &[Tallies]) -> Option<(u64, Vec<(u64, u32)>)> {
+fn add_tallies(lines: &mut [Option<LedgerLine>], first: usize, additive: &[(usize, usize)], tallies: &[Tallies]) -> Option<Added> {
     let mut rows = 0;
     let mut by_row = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter_mut().enumerate() {
@@ -1746,7 +1749,7 @@ mod tests {
         }
         for l in &lines {
             let at = entry_of_row[l.source.row as usize];
-            let extra = i64::from(at % 3 == 0);
+            let extra = i64::from(at.is_multiple_of(3));
             assert_eq!(l.net, Some(Decimal::new(i64::try_from(l.source.row).unwrap_or_default() + extra, 2)), "row {}", l.source.row);
             assert_eq!(l.rows, 2 + extra as u64);
         }

@@ -102,7 +102,7 @@ pub fn last_line_end(text: &[u8]) -> Option<usize> {
     for i in memchr::memrchr2_iter(b'"', b'\n', text) {
         if text[i] == b'"' {
             before -= 1;
-        } else if before % 2 == 0 {
+        } else if before.is_multiple_of(2) {
             return Some(i + 1);
         }
     }
