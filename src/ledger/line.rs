@@ -110,7 +110,9 @@ pub type LineText = ustr::Ustr;
 /// (free text in a categorical column), so its memory stays bounded.
 pub fn intern(text: &str) -> LineText {
     use std::cell::RefCell;
-    type Seen = std::collections::HashMap<Box<str>, LineText, foldhash::fast::FixedState>;
+    // (Texts of up to 24 bytes, codes and most names, are kept inside the table: a lookup
+    // compares them where the hash led, without following a pointer to the text.)
+    type Seen = std::collections::HashMap<compact_str::CompactString, LineText, foldhash::fast::FixedState>;
     thread_local! {
         static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
     }

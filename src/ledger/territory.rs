@@ -48,6 +48,9 @@ impl Territory {
             "XK" | "XKX" => return Some(Territory::country("XK")),
             _ => {}
         }
+        if let [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] = upper.as_bytes() {
+            return alpha2_codes()[usize::from(a - b'A') * 26 + usize::from(b - b'A')].map(Territory::country).or_else(|| by_name(t).map(Territory::country));
+        }
         let found = match upper.len() {
             2 => CountryCode::for_alpha2(&upper).ok(),
             3 if upper.chars().all(|c| c.is_ascii_digit()) => {
@@ -61,6 +64,21 @@ impl Territory {
         }
         by_name(t).map(Territory::country)
     }
+}
+
+/// The ISO code of every pair of capital letters that is one (`AA` to `ZZ`, by position
+/// 26 · first + second), looked up in the ISO table once: a report names a territory on every
+/// row, and the table is searched text by text.
+fn alpha2_codes() -> &'static [Option<&'static str>; 26 * 26] {
+    static CODES: std::sync::OnceLock<[Option<&'static str>; 26 * 26]> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let mut codes = [None; 26 * 26];
+        for (i, code) in codes.iter_mut().enumerate() {
+            let pair = [b'A' + (i / 26) as u8, b'A' + (i % 26) as u8];
+            *code = std::str::from_utf8(&pair).ok().and_then(|p| CountryCode::for_alpha2(p).ok()).map(|c| c.alpha2());
+        }
+        codes
+    })
 }
 
 fn by_name(name: &str) -> Option<&'static str> {
@@ -138,6 +156,16 @@ mod tests {
                 for text in [upper.to_lowercase(), format!("{}{}", upper[..1].to_lowercase(), &upper[1..]), format!(" {upper} ")] {
                     assert_eq!(Territory::parse(&text), Territory::parse(&upper), "{text}");
                 }
+                // Read through the table of pairs as the ISO table reads it (after the
+                // music-data codes, which come first).
+                let iso = match upper.as_str() {
+                    "WW" | "ZZ" | "XW" => Some(Territory::Worldwide),
+                    "UK" => Some(Territory::country("GB")),
+                    "EL" => Some(Territory::country("GR")),
+                    "XK" => Some(Territory::country("XK")),
+                    _ => CountryCode::for_alpha2(&upper).ok().map(|c| Territory::country(c.alpha2())),
+                };
+                assert_eq!(Territory::parse(&upper), iso, "{upper}");
             }
         }
     }
