@@ -108,16 +108,6 @@ impl ExactSum {
         (m.unsigned_abs() < SUM_LIMIT).then_some(ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale })
     }
 
-    /// The sum as two words (for tables of sums kept as plain words: [`ExactSum::from_words`]
-    /// reads them back).
-    pub fn to_words(self) -> [u64; 2] {
-        [self.lo, u64::from(self.hi as u32) | u64::from(self.scale) << 32]
-    }
-
-    pub fn from_words(w: [u64; 2]) -> ExactSum {
-        ExactSum { lo: w[0], hi: w[1] as u32 as i32, scale: (w[1] >> 32) as u8 }
-    }
-
     pub fn to_decimal(self) -> Decimal {
         // Within 95 bits and at a scale of at most 18 by construction.
         Decimal::try_from_i128_with_scale(self.mantissa(), u32::from(self.scale)).unwrap_or_default()
@@ -138,7 +128,6 @@ pub fn narrow_plus(sum: (i64, u8), n: PlainNumber) -> Option<(i64, u8)> {
         Some((m.checked_add(add)?, scale))
     }
 }
-
 
 /// A number written plainly, as [`plain_number`] reads it, as a `Decimal`: the value
 /// [`super::cells::parse_decimal`] gives it. `None` for anything else, longer numbers too
@@ -197,15 +186,6 @@ mod tests {
         assert_eq!(at(-top, 0).plus(PlainNumber { mantissa: -1, scale: 0 }), None);
         assert_eq!(at(-top, 3).plus(PlainNumber { mantissa: 1, scale: 0 }).map(ExactSum::to_decimal), Some(Decimal::from_i128_with_scale(-top + 1000, 3)));
         assert_eq!(std::mem::size_of::<ExactSum>(), 16);
-    }
-
-    #[test]
-    fn a_sum_reads_back_from_its_words() {
-        let top = (SUM_LIMIT - 1) as i128;
-        for (m, scale) in [(0i128, 0u8), (1, 18), (-1, 3), (top, 0), (-top, 18), (-(1 << 64), 7), (1 << 70, 2)] {
-            let sum = ExactSum { lo: m as u64, hi: (m >> 64) as i32, scale };
-            assert_eq!(ExactSum::from_words(sum.to_words()), sum, "{m} {scale}");
-        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ use rust_decimal::Decimal;
 use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
-use super::plain_number::{ExactSum, PlainNumber, plain_number};
+use super::plain_number::{ExactSum, PlainNumber, narrow_plus, plain_number};
 use super::text_chunks::{READ_BYTES, TextSource, chunk_text, last_line_end, line_ends, read_head, split_off_front};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
 use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
@@ -448,7 +448,7 @@ impl Tallies {
             for (k, n) in values.numbers.iter().enumerate().take(self.columns) {
                 if values.present & (1 << k) != 0 {
                     let sum = (self.word(base + self.first_sum + k) as i64, self.scale(base, head, k));
-                    match crate::import::plain_number::narrow_plus(sum, *n) {
+                    match narrow_plus(sum, *n) {
                         Some(s) => sums[k] = s,
                         None => {
                             fits = false;
@@ -475,11 +475,7 @@ impl Tallies {
                 return Some(());
             }
             // A sum outgrew 64 bits: the entry's sums move to the wide ones.
-            let mut wide = [ExactSum::default(); ADDITIVE.len()];
-            for (k, w) in wide.iter_mut().enumerate().take(self.columns) {
-                let n = PlainNumber { mantissa: self.word(base + self.first_sum + k) as i64, scale: self.scale(base, head, k) };
-                *w = ExactSum::default().plus(n)?;
-            }
+            let wide = self.narrow_sums(base, head)?;
             self.wide.insert(at, wide);
             self.set_word(base, head | TALLY_WIDE);
         }
@@ -504,16 +500,18 @@ impl Tallies {
             return None;
         }
         let head = self.word(base);
-        let mut sums = [ExactSum::default(); ADDITIVE.len()];
-        if head & TALLY_WIDE != 0 {
-            sums = *self.wide.get(&at)?;
-        } else {
-            for (k, s) in sums.iter_mut().enumerate().take(self.columns) {
-                let n = PlainNumber { mantissa: self.word(base + self.first_sum + k) as i64, scale: self.scale(base, head, k) };
-                *s = ExactSum::default().plus(n)?;
-            }
-        }
+        let sums = if head & TALLY_WIDE != 0 { *self.wide.get(&at)? } else { self.narrow_sums(base, head)? };
         Some((head & 0xffff_ffff, (head >> TALLY_PRESENT) as u16 & 0x1ff, sums.into_iter().take(n)))
+    }
+
+    /// The sums kept in the words of the entry whose head word (`head`) is at `base`.
+    fn narrow_sums(&self, base: usize, head: u64) -> Option<[ExactSum; ADDITIVE.len()]> {
+        let mut sums = [ExactSum::default(); ADDITIVE.len()];
+        for (k, s) in sums.iter_mut().enumerate().take(self.columns) {
+            let n = PlainNumber { mantissa: self.word(base + self.first_sum + k) as i64, scale: self.scale(base, head, k) };
+            *s = ExactSum::default().plus(n)?;
+        }
+        Some(sums)
     }
 }
 

@@ -48,37 +48,37 @@ impl Territory {
             "XK" | "XKX" => return Some(Territory::country("XK")),
             _ => {}
         }
-        if let [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] = upper.as_bytes() {
-            return alpha2_codes()[usize::from(a - b'A') * 26 + usize::from(b - b'A')].map(Territory::country).or_else(|| by_name(t).map(Territory::country));
-        }
         let found = match upper.len() {
-            2 => CountryCode::for_alpha2(&upper).ok(),
+            2 => alpha2(&upper),
             3 if upper.chars().all(|c| c.is_ascii_digit()) => {
-                upper.parse::<u32>().ok().and_then(|n| CountryCode::for_id(n).ok())
+                upper.parse::<u32>().ok().and_then(|n| CountryCode::for_id(n).ok()).map(|c| c.alpha2())
             }
-            3 => CountryCode::for_alpha3(&upper).ok(),
+            3 => CountryCode::for_alpha3(&upper).ok().map(|c| c.alpha2()),
             _ => None,
         };
-        if let Some(cc) = found {
-            return Some(Territory::country(cc.alpha2()));
+        if let Some(code) = found {
+            return Some(Territory::country(code));
         }
         by_name(t).map(Territory::country)
     }
 }
 
-/// The ISO code of every pair of capital letters that is one (`AA` to `ZZ`, by position
-/// 26 · first + second), looked up in the ISO table once: a report names a territory on every
-/// row, and the table is searched text by text.
-fn alpha2_codes() -> &'static [Option<&'static str>; 26 * 26] {
+/// The ISO code a two-letter text is, read through a table of every pair of capital letters
+/// (`AA` to `ZZ`) worked out once from the ISO table: a report names a territory on every
+/// row, and the ISO table is searched text by text. (ISO codes are capital letters: no other
+/// two-letter text is one.)
+fn alpha2(text: &str) -> Option<&'static str> {
     static CODES: std::sync::OnceLock<[Option<&'static str>; 26 * 26]> = std::sync::OnceLock::new();
-    CODES.get_or_init(|| {
+    let [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] = text.as_bytes() else { return None };
+    let codes = CODES.get_or_init(|| {
         let mut codes = [None; 26 * 26];
         for (i, code) in codes.iter_mut().enumerate() {
             let pair = [b'A' + (i / 26) as u8, b'A' + (i % 26) as u8];
             *code = std::str::from_utf8(&pair).ok().and_then(|p| CountryCode::for_alpha2(p).ok()).map(|c| c.alpha2());
         }
         codes
-    })
+    });
+    codes[usize::from(a - b'A') * 26 + usize::from(b - b'A')]
 }
 
 fn by_name(name: &str) -> Option<&'static str> {
