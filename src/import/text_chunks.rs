@@ -122,7 +122,9 @@ pub fn split_off_front(s: &mut Vec<u8>, at: usize, mut spare: Vec<u8>) -> Vec<u8
 /// encoding_rs's decoder replaces them; a chunk ends at a line end, so no character is cut.
 pub fn chunk_text(bytes: &[u8]) -> (Cow<'_, str>, usize) {
     const BOM: &[u8] = "\u{feff}".as_bytes();
-    let boms = memchr::memmem::find_iter(bytes, BOM).count();
+    // A byte-order mark starts with 0xEF, which most chunks (ASCII text) do not hold: one
+    // search for that byte rules marks out before any search for the mark itself.
+    let boms = if memchr::memchr(BOM[0], bytes).is_some() { memchr::memmem::find_iter(bytes, BOM).count() } else { 0 };
     let text = encoding_rs::UTF_8.decode_without_bom_handling(bytes).0;
     if boms == 0 {
         return (text, 0);
