@@ -130,8 +130,14 @@ pub enum Alias {
 
 impl Alias {
     pub fn matches(&self, header: &str) -> bool {
+        self.matches_header(header, &normalise_header(header))
+    }
+
+    /// [`Alias::matches`] with the header's [`normalise_header`] worked out by the caller
+    /// (once per header cell, not once per alias tried on it).
+    pub fn matches_header(&self, header: &str, normalised: &str) -> bool {
         match self {
-            Alias::Exact(a) => *a == normalise_header(header),
+            Alias::Exact(a) => a == normalised,
             Alias::Pattern(re) => re.is_match(header.trim()),
         }
     }
@@ -139,7 +145,19 @@ impl Alias {
 
 /// Lower-case, trimmed, inner whitespace collapsed.
 pub fn normalise_header(h: &str) -> String {
-    h.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    let mut out = String::with_capacity(h.len());
+    for word in h.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_ascii() {
+        out.make_ascii_lowercase();
+        out
+    } else {
+        out.to_lowercase()
+    }
 }
 
 /// A loaded, checked profile.
@@ -374,6 +392,18 @@ mod tests {
         assert!(err.contains("unknown ledger field 'nett'"), "{err}");
         let err = Profile::from_toml("name = \"x\"\ntitle = 3\n", "p.toml").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn headers_are_normalised_as_words_in_lower_case() {
+        assert_eq!(normalise_header("  Net \t Revenue  "), "net revenue");
+        assert_eq!(normalise_header("ÉTAT  Total"), "état total");
+        assert_eq!(normalise_header(" \n "), "");
+        // What the caller normalised is what `matches` normalises itself.
+        let alias = Alias::Exact(normalise_header("Net Revenue"));
+        for h in ["net revenue", " NET   REVENUE ", "Net Revenue (USD)", "ÉTAT"] {
+            assert_eq!(alias.matches_header(h, &normalise_header(h)), alias.matches(h), "{h}");
+        }
     }
 
     #[test]

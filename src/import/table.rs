@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::cells::{excel_serial_date, parse_date, parse_decimal, parse_period};
 use super::grid::{Cell, Row, Sheet, Unterminated};
 use super::outcome::{ColumnMapping, ControlCheck, NonData, Reject};
-use super::profile::{DECIMAL_FIELDS, FIELDS, Profile};
+use super::profile::{DECIMAL_FIELDS, FIELDS, Profile, normalise_header};
 use crate::ledger::ids::{is_scientific_notation, isrc_text, parse_iswc, parse_upc};
 use crate::ledger::{
     Currency, FreeText, IncomeType, LedgerLine, LineDetails, LineFlag, LineKind, LineText, Period, SourceRef, Store, Territory,
@@ -61,11 +61,14 @@ pub fn column_letter(mut i: usize) -> String {
 /// a column wins; aliases are tried in the order the profile lists them).
 pub fn map_columns(row: &Row, profile: &Profile) -> ColumnMap {
     let headers: Vec<String> = row.cells.iter().map(Cell::display).collect();
+    // Normalised once per cell: every alias of every field is tried on every cell, for each
+    // row searched and each profile tried in detection.
+    let normalised: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
     let mut map = ColumnMap::default();
     for (field, aliases) in &profile.columns {
         'alias: for alias in aliases {
-            for (i, h) in headers.iter().enumerate() {
-                if !h.is_empty() && alias.matches(h) {
+            for (i, (h, n)) in headers.iter().zip(&normalised).enumerate() {
+                if !h.is_empty() && alias.matches_header(h, n) {
                     map.push(field.clone(), i, h.clone());
                     break 'alias;
                 }
