@@ -20,6 +20,9 @@ use super::finding::Rule;
 use crate::contract::{pct, Base, Contract, Counting, EscalationMode, RoyaltyTerm};
 use crate::ledger::{IncomeType, LedgerLine, LineKind, LineText, Period};
 
+/// A statement line's recomputation. Kept for every income line of a statement (hundreds of
+/// thousands in a large one), so what few lines have (the parts of a gap beyond tolerance,
+/// the working, why a line could not be recomputed) is in one box, allocated only for them.
 #[derive(Debug, Clone)]
 pub struct LineCalc {
     /// Index into `Ctx::statement`.
@@ -33,18 +36,43 @@ pub struct LineCalc {
     pub expected: Decimal,
     /// Royalty base after every reduction but before the rate (producers are paid on it).
     pub base_amount: Decimal,
-    /// Parts of expected − reported, by rule; empty when within tolerance.
-    pub components: Vec<(Rule, Decimal)>,
     pub within_tolerance: bool,
     pub applied_rate: Option<Decimal>,
     /// The contract's effective rate (blended when a line crosses an escalation threshold).
     pub expected_rate: Decimal,
-    pub trail: Vec<String>,
-    /// Why the line could not be recomputed.
-    pub problem: Option<String>,
     /// The statement credits the artist net of producer points (the producer is paid
     /// outside the artist's account), and the expected royalty is computed the same way.
     pub net_presentation: bool,
+    notes: Option<Box<CalcNotes>>,
+}
+
+/// What few lines' recomputations have (see [`LineCalc`]).
+#[derive(Debug, Clone, Default)]
+struct CalcNotes {
+    components: Vec<(Rule, Decimal)>,
+    trail: Vec<String>,
+    problem: Option<String>,
+}
+
+impl LineCalc {
+    /// Parts of expected − reported, by rule; empty when within tolerance.
+    pub fn components(&self) -> &[(Rule, Decimal)] {
+        self.notes.as_ref().map_or(&[], |n| &n.components)
+    }
+
+    /// The working, when it was asked for.
+    pub fn trail(&self) -> &[String] {
+        self.notes.as_ref().map_or(&[], |n| &n.trail)
+    }
+
+    /// Why the line could not be recomputed.
+    pub fn problem(&self) -> Option<&str> {
+        self.notes.as_ref().and_then(|n| n.problem.as_deref())
+    }
+
+    fn set_problem(&mut self, why: String) {
+        self.notes.get_or_insert_with(Default::default).problem = Some(why);
+    }
 }
 
 fn d(v: Decimal) -> String {
@@ -166,28 +194,19 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     // (Interned names, ordered by their text: one name is one file, however many times it
     // was read.)
     files.sort();
-    let rank = |f: &LineText| files.iter().position(|g| g == f).unwrap_or(0);
-    let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
-        .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
-        .map(|i| {
-            let l = ctx.statement[i];
-            let s = &l.source;
-            ((Ctx::period_of(l), l.sale_period, rank(&s.file), s.sheet.as_deref(), s.row, s.column.as_deref()), i)
-        })
-        .collect();
-    // (The line's position breaks ties: the order of a stable sort, without its buffer.)
-    keyed.sort_unstable();
-    let order: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
+    let order = recompute_order(ctx, &files);
     let mut escalation: BTreeMap<(usize, String), EscalationState> = BTreeMap::new();
     // The working (trail) is only read for lines whose gap is a finding. Without escalation
     // tiers a line's computation has no state, so it is computed without its working and,
     // when it shows a gap, again with it; with tiers, always with it.
     let stateless = c.terms.royalties.iter().all(|t| t.get_ref().escalation.is_none());
+    // Each term's rate as a fraction, worked out once (a division) rather than for each line.
+    let rates: Vec<Decimal> = c.terms.royalties.iter().map(|t| pct(t.get_ref().rate)).collect();
     let mut out = Vec::with_capacity(order.len());
     for idx in order {
-        let calc = calc_line(ctx, idx, &mut escalation, !stateless);
-        if stateless && calc.problem.is_none() && !calc.within_tolerance {
-            out.push(calc_line(ctx, idx, &mut escalation, true));
+        let calc = calc_line(ctx, idx, &mut escalation, !stateless, &rates);
+        if stateless && calc.problem().is_none() && !calc.within_tolerance {
+            out.push(calc_line(ctx, idx, &mut escalation, true, &rates));
         } else {
             out.push(calc);
         }
@@ -210,7 +229,73 @@ impl Trail {
 }
 
 /// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state.
-fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool) -> LineCalc {
+/// The income lines of `ctx.statement` (by position) in the order of recomputation:
+/// by statement period, sale period, file (its rank in `files`, names in order), sheet, row
+/// and column, the line's position breaking ties. Statement lines come in the order of their
+/// sources nearly always (each file's lines in row order, files in name order): then only the
+/// periods order them, and the lines are put in order by their periods' pairs (a handful)
+/// without sorting them all; otherwise they are sorted on the whole key.
+fn recompute_order(ctx: &Ctx, files: &[LineText]) -> Vec<usize> {
+    let mut last_file: Option<(LineText, usize)> = None;
+    let mut rank = |f: LineText| match last_file {
+        Some((g, r)) if g == f => r,
+        _ => {
+            let r = files.iter().position(|g| *g == f).unwrap_or(0);
+            last_file = Some((f, r));
+            r
+        }
+    };
+    type SourceKey<'a> = (usize, Option<&'a str>, u64, Option<&'a str>);
+    type Periods = (Option<Period>, Option<Period>);
+    // Each pair of periods' lines, in the order of the statement; the pairs in order.
+    let mut lists: Vec<Vec<usize>> = Vec::new();
+    let mut by_periods: BTreeMap<Periods, usize> = BTreeMap::new();
+    let mut last: Option<(Periods, usize, SourceKey)> = None;
+    let mut in_source_order = true;
+    for (i, l) in ctx.statement.iter().enumerate() {
+        if l.line_kind != LineKind::Income {
+            continue;
+        }
+        let s = &l.source;
+        let source: SourceKey = (rank(s.file), s.sheet.as_deref(), s.row, s.column.as_deref());
+        let periods = (Ctx::period_of(l), l.sale_period);
+        if let Some((_, _, before)) = &last
+            && *before > source
+        {
+            in_source_order = false;
+            break;
+        }
+        // (Consecutive lines often share their periods: the pair's list is looked up once a run.)
+        let list = match last {
+            Some((p, list, _)) if p == periods => list,
+            _ => *by_periods.entry(periods).or_insert_with(|| {
+                lists.push(Vec::new());
+                lists.len() - 1
+            }),
+        };
+        if let Some(l) = lists.get_mut(list) {
+            l.push(i);
+        }
+        last = Some((periods, list, source));
+    }
+    if in_source_order {
+        return by_periods.into_values().filter_map(|list| lists.get_mut(list).map(std::mem::take)).flatten().collect();
+    }
+    let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
+        .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
+        .map(|i| {
+            let l = ctx.statement[i];
+            let s = &l.source;
+            ((Ctx::period_of(l), l.sale_period, rank(s.file), s.sheet.as_deref(), s.row, s.column.as_deref()), i)
+        })
+        .collect();
+    // (The line's position breaks ties: the order of a stable sort, without its buffer.)
+    keyed.sort_unstable();
+    keyed.into_iter().map(|k| k.1).collect()
+}
+
+/// (`rates`: each term's rate as a fraction.)
+fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool, rates: &[Decimal]) -> LineCalc {
     let c = ctx.contract;
     let line = ctx.statement[idx];
     let release = c.release_of(line);
@@ -228,16 +313,14 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         reported,
         expected: reported,
         base_amount: Decimal::ZERO,
-        components: Vec::new(),
         within_tolerance: true,
         applied_rate: line.royalty_rate,
         expected_rate: Decimal::ZERO,
-        trail: Vec::new(),
-        problem: None,
         net_presentation: false,
+        notes: None,
     };
     let Some(ti) = term_ix else {
-        calc.problem = Some(format!(
+        calc.set_problem(format!(
             "no [[royalties]] term covers {} {}",
             line.income_type.map(crate::contract::income_type_name).unwrap_or("other"),
             configuration(line).unwrap_or_default()
@@ -245,9 +328,9 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         return calc;
     };
     let term = c.terms.royalties[ti].get_ref();
-    let term_rate = pct(term.rate);
+    let term_rate = rates.get(ti).copied().unwrap_or_else(|| pct(term.rate));
     let Some(factor) = c.factor(term, group) else {
-        calc.problem = Some(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
+        calc.set_problem(format!("{} lists no factor for {group} (nor rest_of_world)", c.term_clause(ti)));
         return calc;
     };
     let q = proration(c, line);
@@ -285,7 +368,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let (expected, stated, base_amount, s_before_rate, rate_units);
     if receipts {
         let Some(net_a) = line.net else {
-            calc.problem = Some("a receipts-based term but the line shows no receipts".into());
+            calc.set_problem("a receipts-based term but the line shows no receipts".into());
             return calc;
         };
         let mut excess_fee = Decimal::ZERO;
@@ -352,7 +435,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         }
     } else {
         let Some(units) = line.units else {
-            calc.problem = Some("a price-based term but the line shows no units".into());
+            calc.set_problem("a price-based term but the line shows no units".into());
             return calc;
         };
         let free_a = line.details().free_units.unwrap_or_default();
@@ -365,7 +448,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         let p_exp = contract_price(c, term, line);
         let p_a = line.details().unit_price;
         let Some(price) = p_exp.or(p_a) else {
-            calc.problem = Some("no price on the line and none in the contract for this configuration".into());
+            calc.set_problem("no price on the line and none in the contract for this configuration".into());
             return calc;
         };
         if p_exp.is_none() {
@@ -465,10 +548,11 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     let total = expected - reported;
     let tol = ctx.tol(expected);
     calc.within_tolerance = total.abs() <= tol;
-    if !calc.within_tolerance {
-        calc.components = fold(&comps, tol, total);
+    let components = if calc.within_tolerance { Vec::new() } else { fold(&comps, tol, total) };
+    if !components.is_empty() || !trail.lines.is_empty() {
+        calc.notes.get_or_insert_with(Default::default).components = components;
+        calc.notes.get_or_insert_with(Default::default).trail = trail.lines;
     }
-    calc.trail = trail.lines;
     calc
 }
 
@@ -536,6 +620,55 @@ fn classify_rate_gap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The order of recomputation, sorted on the whole key (what [`recompute_order`] gives).
+    fn sorted_order(ctx: &Ctx, files: &[LineText]) -> Vec<usize> {
+        let rank = |f: &LineText| files.iter().position(|g| g == f).unwrap_or(0);
+        let mut keyed: Vec<(SortKey, usize)> = (0..ctx.statement.len())
+            .filter(|&i| ctx.statement[i].line_kind == LineKind::Income)
+            .map(|i| {
+                let l = ctx.statement[i];
+                let s = &l.source;
+                ((Ctx::period_of(l), l.sale_period, rank(&s.file), s.sheet.as_deref(), s.row, s.column.as_deref()), i)
+            })
+            .collect();
+        keyed.sort();
+        keyed.into_iter().map(|k| k.1).collect()
+    }
+
+    #[test]
+    fn lines_are_recomputed_in_the_order_of_their_periods_then_sources() {
+        use crate::import::FileImport;
+        use crate::ledger::{Currency, SourceRef, StatementKind};
+        let contract = match crate::contract::parse_contract("[contract]\nid = \"t\"\npayee = \"P\"\ncurrency = \"USD\"\n", "t.toml") {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let line = |file: &str, row: u64, period: u32, month: u32, kind: LineKind| {
+            let usd = Currency::parse("USD").unwrap_or_else(|| unreachable!());
+            let mut l = LedgerLine::new(SourceRef::new(file, None, row), "p", StatementKind::Label, kind, usd);
+            l.accounting_period = Period::half(2024, period);
+            l.sale_period = Period::month(2024, month);
+            l
+        };
+        // Each case: the files' lines as read. In source order (files in name order, rows in
+        // order), the fast path orders them; out of it, the full sort does. Both must give the
+        // whole key's order.
+        let cases: Vec<Vec<(&str, Vec<LedgerLine>)>> = vec![
+            vec![("a.csv", vec![line("a.csv", 2, 2, 9, LineKind::Income), line("a.csv", 3, 1, 2, LineKind::Income), line("a.csv", 4, 1, 1, LineKind::Charge), line("a.csv", 5, 1, 1, LineKind::Income), line("a.csv", 6, 1, 2, LineKind::Income)]), ("b.csv", vec![line("b.csv", 2, 1, 1, LineKind::Income), line("b.csv", 3, 2, 9, LineKind::Income)])],
+            vec![("b.csv", vec![line("b.csv", 2, 1, 1, LineKind::Income)]), ("a.csv", vec![line("a.csv", 2, 1, 1, LineKind::Income), line("a.csv", 3, 1, 1, LineKind::Income)])],
+            vec![("a.csv", vec![line("a.csv", 5, 1, 3, LineKind::Income), line("a.csv", 2, 1, 3, LineKind::Income), line("a.csv", 3, 1, 1, LineKind::Income)])],
+        ];
+        for files in cases {
+            let imports: Vec<FileImport> = files.into_iter().map(|(name, lines)| FileImport { file: name.into(), lines, ..Default::default() }).collect();
+            let ctx = Ctx::new(&contract, &imports, &Default::default());
+            let mut names: Vec<LineText> = imports.iter().map(|f| LineText::from(f.file.as_str())).collect();
+            names.sort();
+            let got = recompute_order(&ctx, &names);
+            assert_eq!(got, sorted_order(&ctx, &names));
+            assert_eq!(got.len(), ctx.statement.iter().filter(|l| l.line_kind == LineKind::Income).count());
+        }
+    }
 
     #[test]
     fn fold_keeps_the_sum() {

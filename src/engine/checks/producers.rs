@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         // Per period: producer royalty, all-in credits, net credits on the producer's records.
         let mut per: BTreeMap<Option<Period>, (Decimal, Decimal, Decimal, Vec<SourceRef>)> = BTreeMap::new();
         let mut net_presented = Vec::new();
-        for calc in ctx.calcs().iter().filter(|k| k.problem.is_none()) {
+        for calc in ctx.calcs().iter().filter(|k| k.problem().is_none()) {
             let line = ctx.statement[calc.idx];
             let share = proration(c, p, line);
             if share.is_zero() {

@@ -22,11 +22,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut unpriced: BTreeMap<String, Vec<crate::ledger::SourceRef>> = BTreeMap::new();
     for calc in ctx.calcs() {
         let line = ctx.statement[calc.idx];
-        if let Some(why) = &calc.problem {
-            unpriced.entry(why.clone()).or_default().push(line.source.clone());
+        if let Some(why) = calc.problem() {
+            unpriced.entry(why.to_string()).or_default().push(line.source.clone());
             continue;
         }
-        for (rule, amount) in &calc.components {
+        for (rule, amount) in calc.components() {
             let account = c.account_of(line).unwrap_or_default();
             let period = calc.period.map(|p| p.to_string()).unwrap_or_default();
             let term = calc.term.map(|t| c.term_clause(t)).unwrap_or_default();
@@ -57,7 +57,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             *f.expected.get_or_insert(Decimal::ZERO) += calc.expected;
             *f.reported.get_or_insert(Decimal::ZERO) += calc.reported;
             f.evidence.push(line.source.clone());
-            f.trail.extend(calc.trail.iter().cloned());
+            f.trail.extend(calc.trail().iter().cloned());
             f.trail.push(format!("→ {:?} part of the gap: {}", rule, amount.normalize()));
             if by_rate && !f.keys.contains_key("expected_rate") {
                 f.keys.insert("expected_rate".into(), pc(calc.expected_rate));
@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// C10: lines each inside tolerance but short in the same direction.
 fn rounding(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut per_period: BTreeMap<Option<crate::ledger::Period>, (Decimal, Vec<crate::ledger::SourceRef>, usize)> = BTreeMap::new();
-    for calc in ctx.calcs().iter().filter(|c| c.within_tolerance && c.problem.is_none()) {
+    for calc in ctx.calcs().iter().filter(|c| c.within_tolerance && c.problem().is_none()) {
         let e = per_period.entry(calc.period).or_default();
         let gap = calc.expected - calc.reported;
         e.0 += gap;
