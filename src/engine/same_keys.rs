@@ -17,8 +17,14 @@ pub fn by_hash<K>(keys: impl Iterator<Item = Option<K>>, hash: impl Fn(&K) -> u6
 /// hashes, in [`by_hash`]'s order (the distinct keys sorted as a join on them needs them).
 /// `key(i)` is worked out again where keys are compared: no key is kept for every item.
 pub fn first_of_same<K: PartialEq>(n: usize, key: impl Fn(usize) -> Option<K>, hash: impl Fn(&K) -> u64) -> (Vec<usize>, Vec<(u64, u32)>) {
-    let mut first: Vec<usize> = (0..n).collect();
     let sorted = by_hash((0..n).map(&key), hash);
+    first_of_same_sorted(n, sorted, key)
+}
+
+/// [`first_of_same`] with the keys' hashes already worked out and sorted, as [`by_hash`]
+/// gives them (by a caller that hashed each key in a pass over the items it made anyway).
+pub fn first_of_same_sorted<K: PartialEq>(n: usize, sorted: Vec<(u64, u32)>, key: impl Fn(usize) -> Option<K>) -> (Vec<usize>, Vec<(u64, u32)>) {
+    let mut first: Vec<usize> = (0..n).collect();
     let mut firsts = Vec::new();
     for run in sorted.chunk_by(|a, b| a.0 == b.0) {
         if let [only] = run {

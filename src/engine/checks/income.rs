@@ -167,6 +167,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         .collect();
     // Only label lines of income types the sales data carry can be matched to them.
     let (mut all_sale_periods, mut all_stores, mut all_territories, mut all_isrcs) = (true, true, true, true);
+    // The stores, territories and ISRCs the label reports (for B4 and A6), gathered in the
+    // same pass. Statement lines come in runs of one store, territory or ISRC: a run's value
+    // is added once.
+    let (mut label_stores, mut label_territories, mut label_isrcs): (HashSet<Option<&str>>, HashSet<Option<&str>>, HashSet<&str>) = Default::default();
+    let (mut last_store, mut last_territory, mut last_isrc) = (None, None, None);
     let label: Vec<&LedgerLine> = ctx
         .statement
         .iter()
@@ -177,6 +182,18 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             all_stores &= l.store.is_some();
             all_territories &= l.territory.is_some();
             all_isrcs &= l.isrc.is_some();
+            if last_store != Some(l.store) {
+                last_store = Some(l.store);
+                label_stores.insert(l.store.as_deref());
+            }
+            if last_territory != Some(l.territory) {
+                last_territory = Some(l.territory);
+                label_territories.insert(l.territory.as_ref().map(|t| t.code()));
+            }
+            if last_isrc != Some(l.isrc) {
+                last_isrc = Some(l.isrc);
+                label_isrcs.extend(l.isrc.as_deref());
+            }
         })
         .collect();
     if source_lines.is_empty() {
@@ -317,23 +334,6 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     };
     let statement_periods: BTreeSet<Period> = ctx.statement_periods().iter().copied().collect();
     let last_statement_end = statement_periods.iter().map(|p| p.end).max();
-    let (mut label_stores, mut label_territories, mut label_isrcs): (HashSet<Option<&str>>, HashSet<Option<&str>>, HashSet<&str>) = Default::default();
-    // Statement lines come in runs of one store, territory or ISRC: a run's value is added once.
-    let (mut last_store, mut last_territory, mut last_isrc) = (None, None, None);
-    for l in &label {
-        if last_store != Some(l.store) {
-            last_store = Some(l.store);
-            label_stores.insert(l.store.as_deref());
-        }
-        if last_territory != Some(l.territory) {
-            last_territory = Some(l.territory);
-            label_territories.insert(l.territory.as_ref().map(|t| t.code()));
-        }
-        if last_isrc != Some(l.isrc) {
-            last_isrc = Some(l.isrc);
-            label_isrcs.extend(l.isrc.as_deref());
-        }
-    }
     let mut unmatched: BTreeMap<(Rule, String, Option<Period>), Vec<&SourceIncome>> = BTreeMap::new();
     let mut pending: Vec<SourceRef> = Vec::new();
     for (source, s) in sources.iter().enumerate() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use crate::engine::context::Ctx;
-use crate::engine::same_keys::first_of_same;
+use crate::engine::same_keys::first_of_same_sorted;
 use crate::engine::finding::{Finding, Rule, Severity};
 use crate::ledger::{LedgerLine, LineFlag, LineKind, LineText, Period, SourceRef, StatementKind, Territory};
 
@@ -48,11 +48,22 @@ fn show_sale_key(k: &SaleKey) -> String {
 
 /// The lines that share a sale key with an earlier line, grouped (first line first), with
 /// the key as shown; ordered by that text (groups of the same text in the order of their
-/// first repeat). Equal keys are found by their hashes sorted ([`first_of_same`]).
+/// first repeat). Equal keys are found by their hashes sorted ([`first_of_same_sorted`]).
 fn repeated_sales<'a>(lines: impl Iterator<Item = (&'a LedgerLine, Option<Decimal>)>) -> Vec<(String, Vec<&'a LedgerLine>)> {
     let hasher = foldhash::fast::FixedState::default();
-    let lines: Vec<(&'a LedgerLine, Option<Decimal>)> = lines.collect();
-    let (first, _) = first_of_same(lines.len(), |i| lines.get(i).map(|&(l, amount)| sale_key(l, amount)), |k| std::hash::BuildHasher::hash_one(&hasher, k));
+    // Each line's key hashed as the lines are gathered (one pass over them, not two).
+    let mut hashed: Vec<(u64, u32)> = Vec::new();
+    let lines: Vec<(&'a LedgerLine, Option<Decimal>)> = lines
+        .enumerate()
+        .map(|(i, (l, amount))| {
+            if let Ok(i) = u32::try_from(i) {
+                hashed.push((std::hash::BuildHasher::hash_one(&hasher, sale_key(l, amount)), i));
+            }
+            (l, amount)
+        })
+        .collect();
+    hashed.sort_unstable();
+    let (first, _) = first_of_same_sorted(lines.len(), hashed, |i| lines.get(i).map(|&(l, amount)| sale_key(l, amount)));
     // A group is opened at its key's first repeat, with the key's first line.
     let mut groups: Vec<(SaleKey, Vec<&'a LedgerLine>)> = Vec::new();
     let mut group_of: BTreeMap<usize, usize> = BTreeMap::new();
