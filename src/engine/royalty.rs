@@ -228,7 +228,6 @@ impl Trail {
     }
 }
 
-/// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state.
 /// The income lines of `ctx.statement` (by position) in the order of recomputation:
 /// by statement period, sale period, file (its rank in `files`, names in order), sheet, row
 /// and column, the line's position breaking ties. Statement lines come in the order of their
@@ -294,7 +293,8 @@ fn recompute_order(ctx: &Ctx, files: &[LineText]) -> Vec<usize> {
     keyed.into_iter().map(|k| k.1).collect()
 }
 
-/// (`rates`: each term's rate as a fraction.)
+/// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state
+/// (`rates`: each term's rate as a fraction).
 fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool, rates: &[Decimal]) -> LineCalc {
     let c = ctx.contract;
     let line = ctx.statement[idx];
