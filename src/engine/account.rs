@@ -61,19 +61,30 @@ pub fn statement_account(ctx: &Ctx, account: Option<&str>) -> String {
 pub fn roll_forward(ctx: &Ctx) -> Vec<PeriodAccount> {
     // Lines name their account as written (an interned text, or none): each (account as
     // written, period) is resolved once to its place among the (statement account, period)
-    // groups, so a line costs one hash lookup and no allocation.
+    // groups, so a line costs at most one hash lookup and no allocation.
     let mut map: BTreeMap<(String, Option<Period>), usize> = BTreeMap::new();
     let mut groups: Vec<PeriodAccount> = Vec::new();
-    let mut resolved: HashMap<(Option<LineText>, Option<Period>), usize> = HashMap::default();
+    // (Account as written, period).
+    type Written = (Option<LineText>, Option<Period>);
+    let mut resolved: HashMap<Written, usize> = HashMap::default();
+    // (Lines of an account and period come in runs: a run's place is looked up once.)
+    let mut last: Option<(Written, usize)> = None;
     for l in &ctx.statement {
         let period = Ctx::period_of(l);
-        let at = *resolved.entry((l.account, period)).or_insert_with(|| {
-            let account = statement_account(ctx, l.account.as_deref());
-            *map.entry((account.clone(), period)).or_insert_with(|| {
-                groups.push(PeriodAccount { account, period, ..Default::default() });
-                groups.len() - 1
-            })
-        });
+        let at = match last {
+            Some((key, at)) if key == (l.account, period) => at,
+            _ => {
+                let at = *resolved.entry((l.account, period)).or_insert_with(|| {
+                    let account = statement_account(ctx, l.account.as_deref());
+                    *map.entry((account.clone(), period)).or_insert_with(|| {
+                        groups.push(PeriodAccount { account, period, ..Default::default() });
+                        groups.len() - 1
+                    })
+                });
+                last = Some(((l.account, period), at));
+                at
+            }
+        };
         let Some(pa) = groups.get_mut(at) else { continue };
         let amount = l.amount.unwrap_or_default();
         match l.line_kind {
