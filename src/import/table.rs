@@ -68,7 +68,7 @@ pub fn map_columns(row: &Row, profile: &Profile) -> ColumnMap {
     for (field, aliases) in &profile.columns {
         'alias: for alias in aliases {
             for (i, (h, n)) in headers.iter().zip(&normalised).enumerate() {
-                if !h.is_empty() && alias.matches_header(h, n) {
+                if !h.is_empty() && alias.matches(h, n) {
                     map.push(field.clone(), i, h.clone());
                     break 'alias;
                 }
