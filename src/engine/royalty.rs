@@ -550,8 +550,9 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     calc.within_tolerance = total.abs() <= tol;
     let components = if calc.within_tolerance { Vec::new() } else { fold(&comps, tol, total) };
     if !components.is_empty() || !trail.lines.is_empty() {
-        calc.notes.get_or_insert_with(Default::default).components = components;
-        calc.notes.get_or_insert_with(Default::default).trail = trail.lines;
+        let notes = calc.notes.get_or_insert_with(Default::default);
+        notes.components = components;
+        notes.trail = trail.lines;
     }
     calc
 }
