@@ -208,22 +208,8 @@ struct Reported {
 /// [`Reported`], in one pass over the statement lines.
 fn reported_royalties(ctx: &Ctx) -> Reported {
     let mut by_period: BTreeMap<Option<Period>, Decimal> = BTreeMap::new();
-    // Lines of a period come together: each run is summed, then added to its period's total
-    // (exact decimal sums: the grouping changes nothing).
-    let mut run: Option<(Option<Period>, Decimal)> = None;
     for l in ctx.statement.iter().filter(|l| l.line_kind == crate::ledger::LineKind::Income) {
-        let (period, amount) = (Ctx::period_of(l), l.royalty.or(l.net).unwrap_or_default());
-        match &mut run {
-            Some((p, sum)) if *p == period => *sum += amount,
-            _ => {
-                if let Some((p, sum)) = run.replace((period, amount)) {
-                    *by_period.entry(p).or_default() += sum;
-                }
-            }
-        }
-    }
-    if let Some((p, sum)) = run {
-        *by_period.entry(p).or_default() += sum;
+        *by_period.entry(Ctx::period_of(l)).or_default() += l.royalty.or(l.net).unwrap_or_default();
     }
     Reported { total: by_period.values().sum(), by_period }
 }
