@@ -41,6 +41,42 @@ pub fn plain_number(s: &[u8], decimal: u8) -> Option<PlainNumber> {
         b'-' => (true, &s[1..]),
         _ => (false, s),
     };
+    let (mantissa, point) = if digits.len() <= 19 { short_digits(digits, decimal)? } else { long_digits(digits, decimal)? };
+    let scale = match point {
+        // "1." is left to the full reader.
+        Some(p) if p + 1 == digits.len() => return None,
+        Some(p) => digits.len() - p - 1,
+        None if digits.is_empty() => return None,
+        None => 0,
+    };
+    if scale > MAX_SCALE {
+        return None;
+    }
+    Some(PlainNumber { mantissa: if negative { -mantissa } else { mantissa }, scale: scale as u8 })
+}
+
+/// The digits of up to 19 bytes (at most 19 digits: below 10^19, so a `u64` holds every
+/// step without overflow checks, and the `i64` check is made once at the end) and the
+/// position of the decimal separator.
+#[inline]
+fn short_digits(digits: &[u8], decimal: u8) -> Option<(i64, Option<usize>)> {
+    let mut mantissa: u64 = 0;
+    let mut point: Option<usize> = None;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa * 10 + u64::from(d);
+        } else if b == decimal && point.is_none() && i > 0 {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    Some((i64::try_from(mantissa).ok()?, point))
+}
+
+/// [`short_digits`] for longer texts (leading zeros), with a check at every step.
+fn long_digits(digits: &[u8], decimal: u8) -> Option<(i64, Option<usize>)> {
     let mut mantissa: i64 = 0;
     let mut point: Option<usize> = None;
     for (i, &b) in digits.iter().enumerate() {
@@ -53,17 +89,7 @@ pub fn plain_number(s: &[u8], decimal: u8) -> Option<PlainNumber> {
             return None;
         }
     }
-    let scale = match point {
-        // "1." is left to the full reader.
-        Some(p) if p + 1 == digits.len() => return None,
-        Some(p) => digits.len() - p - 1,
-        None if digits.is_empty() => return None,
-        None => 0,
-    };
-    if scale > MAX_SCALE {
-        return None;
-    }
-    Some(PlainNumber { mantissa: if negative { -mantissa } else { mantissa }, scale: scale as u8 })
+    Some((mantissa, point))
 }
 
 impl PlainNumber {
@@ -202,7 +228,21 @@ mod tests {
         assert_eq!(narrow_plus((i64::MIN + 1, 0), n(-1, 0)), Some((i64::MIN, 0)));
     }
 
+    #[test]
+    fn long_texts_of_leading_zeros_are_read_with_checks() {
+        assert_eq!(plain_number(b"000000000000000000001.5", b'.'), Some(PlainNumber { mantissa: 15, scale: 1 }));
+        assert_eq!(plain_number(b"99999999999999999999", b'.'), None);
+        assert_eq!(plain_number(b"9999999999999999999", b'.'), None, "19 nines: past i64 but within u64");
+    }
+
     proptest! {
+        /// The unchecked reading of short texts gives what the checked reading gives.
+        #[test]
+        fn short_digits_agree_with_checked_digits(text in "[0-9.,]{0,19}") {
+            prop_assert_eq!(short_digits(text.as_bytes(), b'.'), long_digits(text.as_bytes(), b'.'));
+            prop_assert_eq!(short_digits(text.as_bytes(), b','), long_digits(text.as_bytes(), b','));
+        }
+
         /// Parsing agrees with the full parser, and summing with Decimal addition (value and
         /// scale), whatever the numbers and their order (sums within a Decimal's range).
         #[test]
