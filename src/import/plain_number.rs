@@ -36,6 +36,7 @@ const POW10: [i64; 19] = {
 /// [`PlainNumber`]: the value [`super::cells::parse_decimal`] gives it. `None` for
 /// anything else (the full reader decides): signs other than a leading `-`, separators,
 /// symbols, spaces, exponents, `1.`, `.5`, `-`, more digits or decimals.
+#[inline]
 pub fn plain_number(s: &[u8], decimal: u8) -> Option<PlainNumber> {
     let (negative, digits) = match s.first()? {
         b'-' => (true, &s[1..]),
