@@ -61,29 +61,24 @@ pub fn plain_number(s: &[u8], decimal: u8) -> Option<PlainNumber> {
 /// position of the decimal separator.
 #[inline]
 fn short_digits(digits: &[u8], decimal: u8) -> Option<(i64, Option<usize>)> {
-    let mut mantissa: u64 = 0;
-    let mut point: Option<usize> = None;
-    for (i, &b) in digits.iter().enumerate() {
-        let d = b.wrapping_sub(b'0');
-        if d < 10 {
-            mantissa = mantissa * 10 + u64::from(d);
-        } else if b == decimal && point.is_none() && i > 0 {
-            point = Some(i);
-        } else {
-            return None;
-        }
-    }
+    let (mantissa, point) = read_digits(digits, decimal, |m: u64, d| Some(m * 10 + u64::from(d)))?;
     Some((i64::try_from(mantissa).ok()?, point))
 }
 
 /// [`short_digits`] for longer texts (leading zeros), with a check at every step.
 fn long_digits(digits: &[u8], decimal: u8) -> Option<(i64, Option<usize>)> {
-    let mut mantissa: i64 = 0;
+    read_digits(digits, decimal, |m: i64, d| m.checked_mul(10)?.checked_add(i64::from(d)))
+}
+
+/// Digits (`step` adds one to the mantissa) with at most one decimal separator, not first.
+#[inline]
+fn read_digits<T: Copy + Default>(digits: &[u8], decimal: u8, step: impl Fn(T, u8) -> Option<T>) -> Option<(T, Option<usize>)> {
+    let mut mantissa = T::default();
     let mut point: Option<usize> = None;
     for (i, &b) in digits.iter().enumerate() {
         let d = b.wrapping_sub(b'0');
         if d < 10 {
-            mantissa = mantissa.checked_mul(10)?.checked_add(i64::from(d))?;
+            mantissa = step(mantissa, d)?;
         } else if b == decimal && point.is_none() && i > 0 {
             point = Some(i);
         } else {
