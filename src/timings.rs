@@ -1,8 +1,9 @@
 //! Stage timings for performance work: with `ROYALTY_AUDIT_TIMINGS=1` in the environment,
 //! each timed stage prints its wall time to standard error when it ends, the cores it kept
 //! busy on average (the process's CPU time over the stage's wall time: 2.0 is both cores of
-//! a two-core machine), and the process's resident and peak memory then (Linux). Outputs
-//! are unchanged either way.
+//! a two-core machine), the page faults the process took meanwhile (fresh memory costs the
+//! kernel a fault and a zeroed page for every 4 KiB), and the process's resident and peak
+//! memory then (Linux). Outputs are unchanged either way.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -15,36 +16,35 @@ fn enabled() -> bool {
 /// A stage being timed; prints `stage: N ms` when dropped (if timings are on).
 pub struct Stage {
     name: &'static str,
-    start: Option<(Instant, Option<f64>)>,
+    start: Option<(Instant, Option<(f64, u64)>)>,
 }
 
 pub fn stage(name: &'static str) -> Stage {
-    Stage { name, start: enabled().then(|| (Instant::now(), cpu_seconds())) }
+    Stage { name, start: enabled().then(|| (Instant::now(), cpu_and_faults())) }
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
         if let Some((s, cpu)) = self.start {
             let wall = s.elapsed().as_secs_f64();
-            let cores = match (cpu, cpu_seconds()) {
-                (Some(a), Some(b)) if wall > 0.0 => format!("{:>5.2}", (b - a) / wall),
-                _ => "    ?".to_string(),
+            let (cores, faults) = match (cpu, cpu_and_faults()) {
+                (Some((a, fa)), Some((b, fb))) if wall > 0.0 => (format!("{:>5.2}", (b - a) / wall), format!("{:>7}", fb.saturating_sub(fa))),
+                _ => ("    ?".to_string(), "      ?".to_string()),
             };
-            eprintln!("timing: {:<28} {:>9.1} ms   cores {cores}{}", self.name, wall * 1000.0, memory());
+            eprintln!("timing: {:<28} {:>9.1} ms   cores {cores}   faults {faults}{}", self.name, wall * 1000.0, memory());
         }
     }
 }
 
-/// The process's user and system CPU time so far, from /proc/self/stat (in clock ticks of
-/// 1/100 s, Linux's USER_HZ).
-fn cpu_seconds() -> Option<f64> {
+/// The process's user and system CPU time so far (in clock ticks of 1/100 s, Linux's
+/// USER_HZ) and its minor page faults, from /proc/self/stat.
+fn cpu_and_faults() -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / 100.0)
+    // Fields after the command name (which is in parentheses and may hold spaces): the
+    // 8th is minflt, the 12th and 13th utime and stime.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(((number(11)? + number(12)?) as f64 / 100.0, number(7)?))
 }
 
 /// `  rss N MiB, peak N MiB` from /proc/self/status, or nothing where it cannot be read.
