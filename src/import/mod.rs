@@ -244,12 +244,14 @@ fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileI
     if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
         return None;
     }
+    // SAFETY: experiment
+    let map = if magic.starts_with(&[0x1f, 0x8b]) { None } else { unsafe { memmap2::Mmap::map(&file) }.ok() };
     let rest = std::io::Cursor::new(magic.to_vec()).chain(file);
     let result = if magic.starts_with(&[0x1f, 0x8b]) {
         let reader = RatioGuard { inner: flate2::read::MultiGzDecoder::new(rest), compressed: size, read: 0 };
-        stream::import_streaming(&display, reader, opts)
+        stream::import_streaming(&display, reader, None, opts)
     } else {
-        stream::import_streaming(&display, rest, opts)
+        stream::import_streaming(&display, rest, map.as_deref(), opts)
     };
     match result {
         Ok(f) => Some(Ok(vec![f])),

@@ -211,6 +211,12 @@ impl PlainFigures {
     }
 }
 
+/// A chunk's bytes: read into a buffer, or a part of the mapped file.
+enum ChunkBytes {
+    Owned(Vec<u8>),
+    Mapped(std::ops::Range<usize>),
+}
+
 /// A chunk's result and its place in the file.
 type IndexedChunk = (usize, Result<ChunkOut, String>);
 
@@ -1217,7 +1223,7 @@ fn profile_for<'a>(name: &str, grid: &Grid, opts: &'a ImportOptions) -> Result<&
 
 /// Import a delimited file by streaming it from `input`; `name` is used for messages and
 /// source references (and, without a `.gz` suffix, to match profiles by file name).
-pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOptions) -> Result<FileImport, Declined> {
+pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<&[u8]>, opts: &ImportOptions) -> Result<FileImport, Declined> {
     let first = read_head(&mut input).map_err(|e| e.to_string())?;
     let (encoding, bom) = super::decode::sniff(&first, (first.len() as u64) < READ_BYTES);
     let mut source = TextSource::new(std::io::Cursor::new(first).chain(input), encoding);
@@ -1253,7 +1259,8 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         roll,
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, Vec<u8>)>(threads * 2);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, u64, ChunkBytes)>(threads * 2);
+    let mapped = mapped.filter(|_| encoding == encoding_rs::UTF_8);
     let chunk_rx = Mutex::new(chunk_rx);
     // Chunk buffers go back to the reader once read: fresh 4 MiB buffers would each be
     // zeroed page by page by the kernel.
@@ -1318,18 +1325,24 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                         Ok(rx) => rx.recv(),
                         Err(_) => break,
                     };
-                    let Ok((index, first_line, bytes)) = next else { break };
+                    let Ok((index, first_line, chunk_bytes)) = next else { break };
+                    let bytes: &[u8] = match &chunk_bytes {
+                        ChunkBytes::Owned(b) => b,
+                        ChunkBytes::Mapped(r) => mapped.and_then(|m| m.get(r.clone())).unwrap_or_default(),
+                    };
                     // A bug in a worker must not leave the reader waiting for it: the
                     // chunk fails with an error, and so does the import.
                     let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let (text, inner_boms) = chunk_text(&bytes);
+                        let (text, inner_boms) = chunk_text(bytes);
                         let lines = spare_lines.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
                         let mut out = plan.chunk(&text, first_line, lines, &mut worker)?;
                         out.inner_boms = inner_boms;
                         Ok(out)
                     }))
                     .unwrap_or_else(|_| Err(format!("line {first_line}: internal error while reading this part of the file")));
-                    let _ = spare_tx.send(bytes);
+                    if let ChunkBytes::Owned(bytes) = chunk_bytes {
+                        let _ = spare_tx.send(bytes);
+                    }
                     if out_tx.send((index, chunk)).is_err() {
                         break;
                     }
@@ -1343,7 +1356,33 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
         // Cut the text into chunks at line ends outside quotes.
         let mut index = 0usize;
         let mut first_line = 1u64;
-        loop {
+        if let Some(map) = mapped {
+            let mut at = bom as usize;
+            let size = opts.chunk_bytes.max(1);
+            while at < map.len() {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let end = (at + size).min(map.len());
+                let cut = if end == map.len() { Some(end - at) } else { last_line_end(&map[at..end]) };
+                let cut = match cut {
+                    Some(c) => c,
+                    None => match line_ends(&map[at..]).next() {
+                        Some(c) if c <= MAX_PENDING_BYTES => c,
+                        Some(_) => return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20)),
+                        None => map.len() - at,
+                    },
+                };
+                let lines = memchr::memchr_iter(b'\n', &map[at..at + cut]).count() as u64;
+                if chunk_tx.send((index, first_line, ChunkBytes::Mapped(at..at + cut))).is_err() {
+                    break;
+                }
+                index += 1;
+                first_line += lines;
+                at += cut;
+            }
+        }
+        while mapped.is_none() {
             if failed.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
@@ -1365,7 +1404,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, opts: &ImportOp
                 }
             };
             let lines = memchr::memchr_iter(b'\n', &text).count() as u64;
-            if chunk_tx.send((index, first_line, text)).is_err() {
+            if chunk_tx.send((index, first_line, ChunkBytes::Owned(text))).is_err() {
                 break;
             }
             index += 1;

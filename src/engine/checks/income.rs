@@ -146,33 +146,28 @@ fn accounting_period_of(ctx: &Ctx, month: Period) -> Period {
     .unwrap_or(month)
 }
 
-pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
-    let c = ctx.contract;
-    // Territory is matched only when the sales data name one on every line too (rolled-up
-    // lines of large files carry only a territory group; some reports have no territory).
-    let names_territory = |l: &LedgerLine| l.territory.is_some() || l.flags.iter().any(|f| matches!(f, crate::ledger::LineFlag::UnknownTerritory(_)));
-    // (What is asked of every line is asked in the pass that gathers the lines.)
-    let (mut source_types, mut sources_name_territory) = (Vec::new(), true);
-    let source_lines: Vec<&LedgerLine> = ctx
-        .source
-        .iter()
-        .copied()
-        .filter(|l| l.line_kind == LineKind::Income && l.net.is_some_and(|n| n > Decimal::ZERO))
-        .inspect(|l| {
-            if !source_types.contains(&l.income_type) {
-                source_types.push(l.income_type);
-            }
-            sources_name_territory &= names_territory(l);
-        })
-        .collect();
+/// The label's side of the check: its income lines of the types the sales data carry, what
+/// they all show, and the stores, territories and ISRCs they report (for B4 and A6).
+struct LabelSide<'a> {
+    label: Vec<&'a LedgerLine>,
+    all_sale_periods: bool,
+    all_stores: bool,
+    all_territories: bool,
+    all_isrcs: bool,
+    label_stores: HashSet<Option<&'a str>>,
+    label_territories: HashSet<Option<&'a str>>,
+    label_isrcs: HashSet<&'a str>,
+}
+
+fn label_side<'a>(ctx: &Ctx<'a>, source_types: &[Option<crate::ledger::IncomeType>]) -> LabelSide<'a> {
     // Only label lines of income types the sales data carry can be matched to them.
     let (mut all_sale_periods, mut all_stores, mut all_territories, mut all_isrcs) = (true, true, true, true);
     // The stores, territories and ISRCs the label reports (for B4 and A6), gathered in the
     // same pass. Statement lines come in runs of one store, territory or ISRC: a run's value
     // is added once.
-    let (mut label_stores, mut label_territories, mut label_isrcs): (HashSet<Option<&str>>, HashSet<Option<&str>>, HashSet<&str>) = Default::default();
+    let (mut label_stores, mut label_territories, mut label_isrcs): (HashSet<Option<&'a str>>, HashSet<Option<&'a str>>, HashSet<&'a str>) = Default::default();
     let (mut last_store, mut last_territory, mut last_isrc) = (None, None, None);
-    let label: Vec<&LedgerLine> = ctx
+    let label: Vec<&'a LedgerLine> = ctx
         .statement
         .iter()
         .copied()
@@ -196,76 +191,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
         })
         .collect();
-    if source_lines.is_empty() {
-        out.push(
-            Finding::not_checked(Rule::B1, &ctx.currency, "No distributor or DSP sales data among the statements: income completeness (A5, A6, B1–B5) needs them.")
-                .key("contract", c.id()),
-        );
-        return;
-    }
-    if label.is_empty() {
-        out.push(Finding::not_checked(Rule::B1, &ctx.currency, "No label income lines to check the sales data against.").key("contract", c.id()));
-        return;
-    }
-    if !all_sale_periods {
-        out.push(
-            Finding::not_checked(Rule::B1, &ctx.currency, "Some label income lines show no sale period; matching to sales data needs the sale period (domain.md §5.4).")
-                .key("contract", c.id()),
-        );
-        return;
-    }
-    let g = Granularity { store: all_stores, territory: all_territories && sources_name_territory, isrc: all_isrcs };
-    // Convert and price the source lines; drop exact duplicates (A1 reports them).
-    let repeats = repeated_lines(&source_lines);
-    let mut memo = TermMemo::default();
-    let mut sources: Vec<SourceIncome> = Vec::with_capacity(source_lines.len());
-    let mut unconverted: Vec<SourceRef> = Vec::new();
-    let mut unpriced: Vec<SourceRef> = Vec::new();
-    for (i, l) in source_lines.into_iter().enumerate() {
-        let Some(sp) = l.sale_period else {
-            unpriced.push(l.source.clone());
-            continue;
-        };
-        let month = Period::month_of(sp.start).unwrap_or(sp);
-        if repeats.get(i).is_some_and(|r| *r) {
-            continue;
-        }
-        let raw = l.net.unwrap_or_default();
-        let net = if l.currency == c.currency {
-            raw
-        } else {
-            match c.fx_rates.as_ref().and_then(|fx| fx.rate_average(l.currency, c.currency, &month)) {
-                Some(r) => raw * r,
-                None => {
-                    unconverted.push(l.source.clone());
-                    continue;
-                }
-            }
-        };
-        match expected_of(ctx, l, net, &mut memo) {
-            Some((expected, _)) => sources.push(SourceIncome { line: l, month, net, expected }),
-            None => unpriced.push(l.source.clone()),
-        }
-    }
-    if !unconverted.is_empty() {
-        let mut f = Finding::not_checked(
-            Rule::B1,
-            &ctx.currency,
-            format!("{} source line(s) are in another currency and the contract names no reference rate for their sale month ([fx] reference).", unconverted.len()),
-        )
-        .key("contract", c.id())
-        .key("reason", "currency");
-        f.evidence = unconverted;
-        out.push(f);
-    }
-    if !unpriced.is_empty() {
-        let mut f = Finding::not_checked(Rule::B1, &ctx.currency, format!("{} source line(s) match no royalty term or show no sale period.", unpriced.len()))
-            .key("contract", c.id())
-            .key("reason", "no term");
-        f.evidence = unpriced;
-        out.push(f);
-    }
-    // Label groups by key and sale period, in the order of their first line.
+    LabelSide { label, all_sale_periods, all_stores, all_territories, all_isrcs, label_stores, label_territories, label_isrcs }
+}
+
+/// The label's groups by key and sale period, in the order of their first line; each label
+/// line's group (`u32::MAX`: none); and the groups' first lines with their hashes, sorted as
+/// [`by_hash`] sorts them.
+fn label_groups<'a>(g: Granularity, label: &[&'a LedgerLine]) -> (Vec<LabelGroup<'a>>, Vec<u32>, Vec<(u64, u32)>) {
     let mut groups: Vec<LabelGroup> = Vec::with_capacity(label.len());
     let (first, firsts) = first_of_same(label.len(), |i| label.get(i).and_then(|l| Some((key_of(g, l), l.sale_period?))), pair_hash);
     let mut group_no: Vec<u32> = vec![u32::MAX; label.len()];
@@ -302,6 +234,120 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             e.statement_period = p;
         }
         e.label_refs.push(&l.source);
+    }
+    (groups, group_no, firsts)
+}
+
+/// The source lines converted to the contract currency and priced (exact repeats dropped:
+/// A1 reports them), and the sources of the lines that could not be converted or priced.
+fn price_sources<'a>(ctx: &Ctx<'a>, source_lines: Vec<&'a LedgerLine>) -> (Vec<SourceIncome<'a>>, Vec<SourceRef>, Vec<SourceRef>) {
+    let c = ctx.contract;
+    // Convert and price the source lines; drop exact duplicates (A1 reports them).
+    let repeats = repeated_lines(&source_lines);
+    let mut memo = TermMemo::default();
+    let mut sources: Vec<SourceIncome> = Vec::with_capacity(source_lines.len());
+    let mut unconverted: Vec<SourceRef> = Vec::new();
+    let mut unpriced: Vec<SourceRef> = Vec::new();
+    for (i, l) in source_lines.into_iter().enumerate() {
+        let Some(sp) = l.sale_period else {
+            unpriced.push(l.source.clone());
+            continue;
+        };
+        let month = Period::month_of(sp.start).unwrap_or(sp);
+        if repeats.get(i).is_some_and(|r| *r) {
+            continue;
+        }
+        let raw = l.net.unwrap_or_default();
+        let net = if l.currency == c.currency {
+            raw
+        } else {
+            match c.fx_rates.as_ref().and_then(|fx| fx.rate_average(l.currency, c.currency, &month)) {
+                Some(r) => raw * r,
+                None => {
+                    unconverted.push(l.source.clone());
+                    continue;
+                }
+            }
+        };
+        match expected_of(ctx, l, net, &mut memo) {
+            Some((expected, _)) => sources.push(SourceIncome { line: l, month, net, expected }),
+            None => unpriced.push(l.source.clone()),
+        }
+    }
+    (sources, unconverted, unpriced)
+}
+
+pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let c = ctx.contract;
+    // Territory is matched only when the sales data name one on every line too (rolled-up
+    // lines of large files carry only a territory group; some reports have no territory).
+    let names_territory = |l: &LedgerLine| l.territory.is_some() || l.flags.iter().any(|f| matches!(f, crate::ledger::LineFlag::UnknownTerritory(_)));
+    // (What is asked of every line is asked in the pass that gathers the lines.)
+    let (mut source_types, mut sources_name_territory) = (Vec::new(), true);
+    let source_lines: Vec<&LedgerLine> = ctx
+        .source
+        .iter()
+        .copied()
+        .filter(|l| l.line_kind == LineKind::Income && l.net.is_some_and(|n| n > Decimal::ZERO))
+        .inspect(|l| {
+            if !source_types.contains(&l.income_type) {
+                source_types.push(l.income_type);
+            }
+            sources_name_territory &= names_territory(l);
+        })
+        .collect();
+    if source_lines.is_empty() {
+        out.push(
+            Finding::not_checked(Rule::B1, &ctx.currency, "No distributor or DSP sales data among the statements: income completeness (A5, A6, B1–B5) needs them.")
+                .key("contract", c.id()),
+        );
+        return;
+    }
+    // The label's side (its lines, then its groups) is worked out on a thread of its own
+    // while the source lines are priced: the two take about as long, and neither needs the
+    // other.
+    let (side, (sources, unconverted, unpriced)) = std::thread::scope(|scope| {
+        let label = scope.spawn(|| {
+            let side = label_side(ctx, &source_types);
+            let g = Granularity { store: side.all_stores, territory: side.all_territories && sources_name_territory, isrc: side.all_isrcs };
+            let groups = (!side.label.is_empty() && side.all_sale_periods).then(|| label_groups(g, &side.label));
+            (side, g, groups)
+        });
+        let priced = price_sources(ctx, source_lines);
+        match label.join() {
+            Ok(side) => (side, priced),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let (LabelSide { label, label_stores, label_territories, label_isrcs, .. }, g, groups) = side;
+    let Some((mut groups, group_no, firsts)) = groups else {
+        if label.is_empty() {
+            out.push(Finding::not_checked(Rule::B1, &ctx.currency, "No label income lines to check the sales data against.").key("contract", c.id()));
+        } else {
+            out.push(
+                Finding::not_checked(Rule::B1, &ctx.currency, "Some label income lines show no sale period; matching to sales data needs the sale period (domain.md §5.4).")
+                    .key("contract", c.id()),
+            );
+        }
+        return;
+    };
+    if !unconverted.is_empty() {
+        let mut f = Finding::not_checked(
+            Rule::B1,
+            &ctx.currency,
+            format!("{} source line(s) are in another currency and the contract names no reference rate for their sale month ([fx] reference).", unconverted.len()),
+        )
+        .key("contract", c.id())
+        .key("reason", "currency");
+        f.evidence = unconverted;
+        out.push(f);
+    }
+    if !unpriced.is_empty() {
+        let mut f = Finding::not_checked(Rule::B1, &ctx.currency, format!("{} source line(s) match no royalty term or show no sale period.", unpriced.len()))
+            .key("contract", c.id())
+            .key("reason", "no term");
+        f.evidence = unpriced;
+        out.push(f);
     }
     // A sales line's group is the first of its key whose sale period holds the line's sale
     // month. When every label sale period is a calendar month (as monthly statements show
@@ -369,117 +415,130 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         };
         unmatched.entry((rule, what, Some(period))).or_default().push(s);
     }
-    for ((rule, what, period), items) in unmatched {
-        let expected: Decimal = items.iter().map(|s| s.expected).sum();
-        let net: Decimal = items.iter().map(|s| s.net).sum();
-        let mut f = Finding::new(rule, Severity::Claim, &ctx.currency).key("contract", c.id()).key("missing", &what);
-        if let Some(p) = period {
-            f = f.key("statement_period", p);
-        }
-        f.period = period;
-        f = f.figures(expected, Decimal::ZERO);
-        f.royalty_effect = expected;
-        f.account_effect = expected;
-        f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
-        let mut memo = TermMemo::default();
-        f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how(ctx, &mut memo))).collect();
-        f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
-        let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
-        f.explanation = match rule {
-            Rule::A6 => format!("{what} is in the contract catalogue and earned {} in the sales data ({}), but never appears on the label's statements.", net.normalize(), join(&months)),
-            Rule::B4 => format!("The sales data show income from {what} ({} net, {}) that no label statement ever reports.", net.normalize(), join(&months)),
-            Rule::A5 => format!("There is no label {what}; the sales data show {} net for its sale months ({}).", net.normalize(), join(&months)),
-            _ => format!("Income in the sales data for {what} ({} net) is on no label statement within the {}-month reporting window.", net.normalize(), ctx.lag_months),
-        };
-        out.push(f);
-    }
-    if !pending.is_empty() {
-        let mut f = Finding::new(Rule::B1, Severity::Info, &ctx.currency).key("contract", c.id()).key("missing", "not yet due");
-        f.title = "Income not yet due on a label statement".into();
-        f.explanation = format!(
-            "{} source line(s) are not on the label's statements but are still inside the {}-month reporting window after the last statement.",
-            pending.len(),
-            ctx.lag_months
-        );
-        f.evidence = pending;
-        out.push(f);
-    }
-    for grp in &groups {
-        if grp.src_refs.is_empty() {
-            continue;
-        }
-        let (k, sp) = (&grp.key, &grp.sale_period);
-        let period = grp.statement_period;
-        // B5: reported, but later than the window allows.
-        if let Some(p) = period
-            && p.start > Ctx::months_after(sp.end, ctx.lag_months)
-        {
-            let mut f = Finding::new(Rule::B5, Severity::Info, &ctx.currency)
-                .key("contract", c.id())
-                .key("key", show_key(k))
-                .key("sale_period", sp)
-                .key("statement_period", p);
-            f.period = Some(p);
-            let should = ctx.due_date(&accounting_period_of(ctx, *sp));
-            let actual = ctx.due_date(&p);
-            if let (Some(rate), Some(from), Some(to)) = (c.audit().and_then(|a| a.interest_rate_pct), should, actual) {
-                f.interest = super::timing::simple_interest(grp.src_expected, rate, from, to, c.currency.minor_units());
-                if f.interest > Decimal::ZERO {
-                    f.severity = Severity::Claim;
-                    f.trail.push(format!("interest on {} from {from} (when due) to {to} (when accounted) = {}", grp.src_expected.normalize(), f.interest));
+    // The findings of the groups are written out on a thread of their own, beside those of
+    // the unmatched source lines; they go after them, as they always have.
+    let by_group = std::thread::scope(|scope| {
+        let by_group = scope.spawn(|| {
+            let mut found = Vec::new();
+            for grp in &groups {
+                if grp.src_refs.is_empty() {
+                    continue;
+                }
+                let (k, sp) = (&grp.key, &grp.sale_period);
+                let period = grp.statement_period;
+                // B5: reported, but later than the window allows.
+                if let Some(p) = period
+                    && p.start > Ctx::months_after(sp.end, ctx.lag_months)
+                {
+                    let mut f = Finding::new(Rule::B5, Severity::Info, &ctx.currency)
+                        .key("contract", c.id())
+                        .key("key", show_key(k))
+                        .key("sale_period", sp)
+                        .key("statement_period", p);
+                    f.period = Some(p);
+                    let should = ctx.due_date(&accounting_period_of(ctx, *sp));
+                    let actual = ctx.due_date(&p);
+                    if let (Some(rate), Some(from), Some(to)) = (c.audit().and_then(|a| a.interest_rate_pct), should, actual) {
+                        f.interest = super::timing::simple_interest(grp.src_expected, rate, from, to, c.currency.minor_units());
+                        if f.interest > Decimal::ZERO {
+                            f.severity = Severity::Claim;
+                            f.trail.push(format!("interest on {} from {from} (when due) to {to} (when accounted) = {}", grp.src_expected.normalize(), f.interest));
+                        }
+                    }
+                    f.evidence = grp.label_refs.iter().map(|r| (*r).clone()).collect();
+                    f.explanation = format!("Sales of {sp} were first accounted in {p}, beyond the {}-month window; interest is due on the royalty for the delay.", ctx.lag_months);
+                    f.trail.push(format!("royalty on the late income (from the sales data): {}", grp.src_expected.normalize()));
+                    f.expected = Some(grp.src_expected);
+                    found.push(f);
+                }
+                let first_source = grp.first_source;
+                let tol = ctx.tol(grp.src_net);
+                let short_net = grp.net.map(|n| grp.src_net - n);
+                let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
+                    let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
+                        .key("contract", c.id())
+                        .key("key", show_key(k))
+                        .key("sale_period", sp)
+                        .key("statement_period", period.map(|p| p.to_string()).unwrap_or_default())
+                        .figures(expected, reported);
+                    f.period = period;
+                    f.royalty_effect = claim;
+                    f.account_effect = claim;
+                    f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).map(|r| (*r).clone()).collect();
+                    f.explanation = what;
+                    let rows = if grp.src_rows > grp.src_refs.len() as u64 { format!(" ({} rows, rolled up in {} lines)", grp.src_rows, grp.src_refs.len()) } else { String::new() };
+                    f.trail.push(format!("sales data{rows}: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
+                    f.trail.push(format!("label statement: {} units, receipts {}", grp.units.normalize(), grp.net.map(|n| n.normalize().to_string()).unwrap_or_else(|| "not shown".into())));
+                    f.trail.push(format!("claim = {}", claim.normalize()));
+                    f.clause = first_source.map(|l| term_clause_for(ctx, l)).unwrap_or_default();
+                    found.push(f);
+                };
+                if let Some(short) = short_net.filter(|s| *s > tol) {
+                    let claim = if grp.src_net.is_zero() { Decimal::ZERO } else { short * grp.src_expected / grp.src_net };
+                    finding(
+                        Rule::B3,
+                        grp.src_net,
+                        grp.net.unwrap_or_default(),
+                        claim,
+                        format!("The label reports {} less in receipts for {} {sp} than the sales data show; royalty on the difference {}.", short.normalize(), show_key(k), claim.round_dp(2)),
+                    );
+                } else if grp.src_units > grp.units && !grp.src_units.is_zero() {
+                    let missing = grp.src_units - grp.units;
+                    let claim = missing * grp.src_expected / grp.src_units;
+                    if claim > ctx.amount_tol {
+                        finding(
+                            Rule::B2,
+                            grp.src_units,
+                            grp.units,
+                            claim,
+                            format!("The label reports {} fewer units for {} {sp} than the sales data show.", missing.normalize(), show_key(k)),
+                        );
+                    }
                 }
             }
-            f.evidence = grp.label_refs.iter().map(|r| (*r).clone()).collect();
-            f.explanation = format!("Sales of {sp} were first accounted in {p}, beyond the {}-month window; interest is due on the royalty for the delay.", ctx.lag_months);
-            f.trail.push(format!("royalty on the late income (from the sales data): {}", grp.src_expected.normalize()));
-            f.expected = Some(grp.src_expected);
-            out.push(f);
-        }
-        let first_source = grp.first_source;
-        let tol = ctx.tol(grp.src_net);
-        let short_net = grp.net.map(|n| grp.src_net - n);
-        let mut finding = |rule: Rule, expected: Decimal, reported: Decimal, claim: Decimal, what: String| {
-            let mut f = Finding::new(rule, Severity::Claim, &ctx.currency)
-                .key("contract", c.id())
-                .key("key", show_key(k))
-                .key("sale_period", sp)
-                .key("statement_period", period.map(|p| p.to_string()).unwrap_or_default())
-                .figures(expected, reported);
-            f.period = period;
-            f.royalty_effect = claim;
-            f.account_effect = claim;
-            f.evidence = grp.label_refs.iter().chain(grp.src_refs.iter()).map(|r| (*r).clone()).collect();
-            f.explanation = what;
-            let rows = if grp.src_rows > grp.src_refs.len() as u64 { format!(" ({} rows, rolled up in {} lines)", grp.src_rows, grp.src_refs.len()) } else { String::new() };
-            f.trail.push(format!("sales data{rows}: {} units, net {}, royalty due on it {}", grp.src_units.normalize(), grp.src_net.normalize(), grp.src_expected.normalize()));
-            f.trail.push(format!("label statement: {} units, receipts {}", grp.units.normalize(), grp.net.map(|n| n.normalize().to_string()).unwrap_or_else(|| "not shown".into())));
-            f.trail.push(format!("claim = {}", claim.normalize()));
-            f.clause = first_source.map(|l| term_clause_for(ctx, l)).unwrap_or_default();
-            out.push(f);
-        };
-        if let Some(short) = short_net.filter(|s| *s > tol) {
-            let claim = if grp.src_net.is_zero() { Decimal::ZERO } else { short * grp.src_expected / grp.src_net };
-            finding(
-                Rule::B3,
-                grp.src_net,
-                grp.net.unwrap_or_default(),
-                claim,
-                format!("The label reports {} less in receipts for {} {sp} than the sales data show; royalty on the difference {}.", short.normalize(), show_key(k), claim.round_dp(2)),
-            );
-        } else if grp.src_units > grp.units && !grp.src_units.is_zero() {
-            let missing = grp.src_units - grp.units;
-            let claim = missing * grp.src_expected / grp.src_units;
-            if claim > ctx.amount_tol {
-                finding(
-                    Rule::B2,
-                    grp.src_units,
-                    grp.units,
-                    claim,
-                    format!("The label reports {} fewer units for {} {sp} than the sales data show.", missing.normalize(), show_key(k)),
-                );
+            found
+        });
+        for ((rule, what, period), items) in unmatched {
+            let expected: Decimal = items.iter().map(|s| s.expected).sum();
+            let net: Decimal = items.iter().map(|s| s.net).sum();
+            let mut f = Finding::new(rule, Severity::Claim, &ctx.currency).key("contract", c.id()).key("missing", &what);
+            if let Some(p) = period {
+                f = f.key("statement_period", p);
             }
+            f.period = period;
+            f = f.figures(expected, Decimal::ZERO);
+            f.royalty_effect = expected;
+            f.account_effect = expected;
+            f.evidence = items.iter().map(|s| s.line.source.clone()).collect();
+            let mut memo = TermMemo::default();
+            f.trail = items.iter().map(|s| format!("{} row {}{}: {} {}", s.line.source.file, s.line.source.row, more_rows(s.line), s.month, s.how(ctx, &mut memo))).collect();
+            f.clause = items.first().map(|s| term_clause_for(ctx, s.line)).unwrap_or_default();
+            let months: BTreeSet<String> = items.iter().map(|s| s.month.to_string()).collect();
+            f.explanation = match rule {
+                Rule::A6 => format!("{what} is in the contract catalogue and earned {} in the sales data ({}), but never appears on the label's statements.", net.normalize(), join(&months)),
+                Rule::B4 => format!("The sales data show income from {what} ({} net, {}) that no label statement ever reports.", net.normalize(), join(&months)),
+                Rule::A5 => format!("There is no label {what}; the sales data show {} net for its sale months ({}).", net.normalize(), join(&months)),
+                _ => format!("Income in the sales data for {what} ({} net) is on no label statement within the {}-month reporting window.", net.normalize(), ctx.lag_months),
+            };
+            out.push(f);
         }
-    }
+        if !pending.is_empty() {
+            let mut f = Finding::new(Rule::B1, Severity::Info, &ctx.currency).key("contract", c.id()).key("missing", "not yet due");
+            f.title = "Income not yet due on a label statement".into();
+            f.explanation = format!(
+                "{} source line(s) are not on the label's statements but are still inside the {}-month reporting window after the last statement.",
+                pending.len(),
+                ctx.lag_months
+            );
+            f.evidence = pending;
+            out.push(f);
+        }
+        match by_group.join() {
+            Ok(found) => found,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    out.extend(by_group);
     data_gaps(ctx, &sources, out);
     dormant(ctx, &label, &sources, out);
 }
