@@ -28,6 +28,10 @@ struct ProfileArgs {
     /// one of the same name.
     #[arg(long, value_name = "DIR")]
     profiles: Option<PathBuf>,
+    /// Read large files with `read` rather than mapping them into memory (mapping is
+    /// faster; a file cut short by another program while it is mapped ends the run).
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -196,7 +200,9 @@ fn options(args: &ProfileArgs) -> Result<ImportOptions, CliError> {
         let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
         return Err(CliError::Usage(format!("unknown profile '{name}' (known: {})", names.join(", "))));
     }
-    Ok(ImportOptions::new(profiles, args.profile.clone()))
+    let mut opts = ImportOptions::new(profiles, args.profile.clone());
+    opts.map_files = !args.no_mmap;
+    Ok(opts)
 }
 
 /// Where a ledger file is written before it is complete (`FILE.partial`).

@@ -178,19 +178,29 @@ fn a_report_streams_like_it_reads_in_memory() {
     assert_eq!(sums(&memory.lines), sums(&rolled.lines));
 }
 
+/// Nor on whether the file is mapped into memory or read into buffers (chunks cut alike,
+/// quoted fields over line ends and a last line without its line end included).
 #[test]
 fn the_streamed_ledger_does_not_depend_on_the_chunk_size() {
-    let text = report(11, 300, false);
-    let mut o = options(true);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
-    std::fs::write(&path, &text).unwrap();
-    let reference = import_path(&path, &o).unwrap().remove(0);
-    for chunk in [1, 57, 4096, 1 << 22] {
-        o.chunk_bytes = chunk;
-        let f = import_path(&path, &o).unwrap().remove(0);
-        assert_eq!(f.lines, reference.lines, "chunk {chunk}");
-        assert_eq!(f.rejects, reference.rejects);
+    for cut in [false, true] {
+        let text = report(11, 300, cut);
+        let mut o = options(true);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, &text).unwrap();
+        o.map_files = false;
+        let reference = import_path(&path, &o).unwrap().remove(0);
+        assert!(reference.lines.len() > 10 && !reference.rejects.is_empty());
+        for chunk in [1, 57, 4096, 1 << 22] {
+            for map_files in [false, true] {
+                o.chunk_bytes = chunk;
+                o.map_files = map_files;
+                let f = import_path(&path, &o).unwrap().remove(0);
+                assert_eq!(f.lines, reference.lines, "chunk {chunk}, mapped {map_files}");
+                assert_eq!(f.rejects, reference.rejects);
+                same_bookkeeping(&reference, &f);
+            }
+        }
     }
 }
 

@@ -88,6 +88,9 @@ pub struct ImportOptions {
     pub roll_up: Option<RollUp>,
     /// Text handed to a streaming worker at a time.
     pub chunk_bytes: usize,
+    /// Map large UTF-8 files into memory rather than read them into buffers (see
+    /// `map_file`); `--no-mmap` turns it off.
+    pub map_files: bool,
 }
 
 /// Files from this size on are read by the streaming importer.
@@ -95,7 +98,7 @@ pub const DEFAULT_STREAM_OVER: u64 = 16 << 20;
 
 impl ImportOptions {
     pub fn new(profiles: Vec<Profile>, profile: Option<String>) -> Self {
-        ImportOptions { sink: None, profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None, chunk_bytes: stream::CHUNK_BYTES }
+        ImportOptions { sink: None, profiles, profile, stream_over: DEFAULT_STREAM_OVER, roll_up: None, chunk_bytes: stream::CHUNK_BYTES, map_files: true }
     }
 }
 
@@ -227,6 +230,24 @@ pub fn streams(path: &Path, opts: &ImportOptions) -> bool {
     !workbook && std::fs::metadata(path).is_ok_and(|m| m.len() >= opts.stream_over)
 }
 
+/// A large regular file mapped into memory, read-only: its chunks are then read where they
+/// lie instead of being copied into buffers by `read` first (~0.14 s of system time less at
+/// 10M rows; see docs/import.md). `None` (the file is read) when it cannot be mapped.
+fn map_file(file: &std::fs::File) -> Option<memmap2::Mmap> {
+    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+        return None;
+    }
+    // SAFETY: the map is only read, and only while the file stays open. What mapping cannot
+    // rule out is another process changing the file meanwhile: bytes written then may show
+    // in the text read, and a file cut short would end the process with SIGBUS instead of an
+    // error. Statements under audit are not being written while they are read; ripgrep maps
+    // files on the same terms. `--no-mmap` reads every file with `read` instead.
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    // The chunks are read in order, each once: the kernel may read ahead further.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
 /// Stream a large file; `None` when the streaming importer declines it.
 fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileImport>, FileError>> {
     let display = path.display().to_string();
@@ -244,8 +265,7 @@ fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileI
     if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
         return None;
     }
-    // SAFETY: experiment
-    let map = if magic.starts_with(&[0x1f, 0x8b]) { None } else { unsafe { memmap2::Mmap::map(&file) }.ok() };
+    let map = if magic.starts_with(&[0x1f, 0x8b]) || !opts.map_files { None } else { map_file(&file) };
     let rest = std::io::Cursor::new(magic.to_vec()).chain(file);
     let result = if magic.starts_with(&[0x1f, 0x8b]) {
         let reader = RatioGuard { inner: flate2::read::MultiGzDecoder::new(rest), compressed: size, read: 0 };

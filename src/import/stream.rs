@@ -211,10 +211,29 @@ impl PlainFigures {
     }
 }
 
-/// A chunk's bytes: read into a buffer, or a part of the mapped file.
+/// A chunk's bytes: read into a buffer, or a part of the mapped file (by position).
 enum ChunkBytes {
     Owned(Vec<u8>),
     Mapped(std::ops::Range<usize>),
+}
+
+/// Where the next chunk of a mapped file's `rest` ends: after its last line end (outside
+/// quotes) within `size` bytes; past them at the first line end, when a quoted field runs
+/// on, up to `limit` bytes ([`MAX_PENDING_BYTES`]); at the end of the file when it comes
+/// first. `None`: no line end within `limit` (an unbalanced quote). As the chunks of a
+/// file read into buffers are cut.
+fn next_cut(rest: &[u8], size: usize, limit: usize) -> Option<usize> {
+    if rest.len() <= size {
+        return Some(rest.len());
+    }
+    if let Some(cut) = last_line_end(rest.get(..size)?) {
+        return Some(cut);
+    }
+    let limit = rest.len().min(limit);
+    match line_ends(rest.get(..limit)?).next() {
+        Some(cut) => Some(cut),
+        None => (limit == rest.len()).then_some(limit),
+    }
 }
 
 /// A chunk's result and its place in the file.
@@ -1356,24 +1375,16 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
         // Cut the text into chunks at line ends outside quotes.
         let mut index = 0usize;
         let mut first_line = 1u64;
+        // A mapped file (UTF-8) is cut where it lies: each chunk is a part of the map, and no
+        // byte is copied before a worker reads it.
         if let Some(map) = mapped {
-            let mut at = bom as usize;
-            let size = opts.chunk_bytes.max(1);
-            while at < map.len() {
-                if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                let end = (at + size).min(map.len());
-                let cut = if end == map.len() { Some(end - at) } else { last_line_end(&map[at..end]) };
-                let cut = match cut {
-                    Some(c) => c,
-                    None => match line_ends(&map[at..]).next() {
-                        Some(c) if c <= MAX_PENDING_BYTES => c,
-                        Some(_) => return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20)),
-                        None => map.len() - at,
-                    },
+            let mut at = bom;
+            while at < map.len() && !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                let rest = map.get(at..).unwrap_or_default();
+                let Some(cut) = next_cut(rest, opts.chunk_bytes.max(1), MAX_PENDING_BYTES) else {
+                    return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
                 };
-                let lines = memchr::memchr_iter(b'\n', &map[at..at + cut]).count() as u64;
+                let lines = memchr::memchr_iter(b'\n', rest.get(..cut).unwrap_or_default()).count() as u64;
                 if chunk_tx.send((index, first_line, ChunkBytes::Mapped(at..at + cut))).is_err() {
                     break;
                 }
@@ -1826,6 +1837,27 @@ mod tests {
         assert!(store.into_lines(&[], &[]).is_none());
         // (The lines are collected where they lie: an `Option` of a line takes no more room.)
         assert_eq!(std::mem::size_of::<Option<LedgerLine>>(), std::mem::size_of::<LedgerLine>());
+    }
+
+    #[test]
+    fn a_mapped_file_is_cut_after_its_last_line_end_within_the_chunk() {
+        // Within the size: after the last line end outside quotes.
+        assert_eq!(next_cut(b"a,b\nc,d\ne,f\n", 9, 64), Some(8));
+        assert_eq!(next_cut(b"a,\"x\ny\"\nc,d\n", 8, 64), Some(8));
+        assert_eq!(next_cut(b"a,\"x\ny\"\nc,d\n", 7, 64), Some(8));
+        // The rest fits: all of it, a last line without its line end too.
+        assert_eq!(next_cut(b"a,b\nc", 6, 64), Some(5));
+        assert_eq!(next_cut(b"", 6, 64), Some(0));
+        // No line end within the size: the first one after it.
+        assert_eq!(next_cut(b"abcdef\ngh\n", 3, 64), Some(7));
+        // A line end inside quotes is no place to cut.
+        assert_eq!(next_cut(b"\"a\nb\",c\nd\n", 4, 64), Some(8));
+        // No line end at all: the rest, when it is within the limit.
+        assert_eq!(next_cut(b"\"abc\ndef", 2, 64), Some(8));
+        // …and no cut (the file is damaged) when it is not.
+        assert_eq!(next_cut(b"\"abc\ndef", 2, 5), None);
+        assert_eq!(next_cut(b"\"abc\ndef\"\n", 2, 5), None);
+        assert_eq!(next_cut(b"\"abc\ndef\"\n", 2, 10), Some(10));
     }
 
     #[test]
