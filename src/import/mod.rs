@@ -88,8 +88,8 @@ pub struct ImportOptions {
     pub roll_up: Option<RollUp>,
     /// Text handed to a streaming worker at a time.
     pub chunk_bytes: usize,
-    /// Map large UTF-8 files into memory rather than read them into buffers (see
-    /// `map_file`); `--no-mmap` turns it off.
+    /// Map large UTF-8 files into memory a chunk at a time rather than read them into
+    /// buffers (see [`MappedFile`]); `--no-mmap` turns it off.
     pub map_files: bool,
 }
 
@@ -230,22 +230,42 @@ pub fn streams(path: &Path, opts: &ImportOptions) -> bool {
     !workbook && std::fs::metadata(path).is_ok_and(|m| m.len() >= opts.stream_over)
 }
 
-/// A large regular file mapped into memory, read-only: its chunks are then read where they
-/// lie instead of being copied into buffers by `read` first (~0.14 s of system time less at
-/// 10M rows; see docs/import.md). `None` (the file is read) when it cannot be mapped.
-fn map_file(file: &std::fs::File) -> Option<memmap2::Mmap> {
-    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
-        return None;
+/// A large regular file whose chunks are mapped into memory, read-only, one window at a
+/// time: each chunk is read where it lies instead of being copied into a buffer by `read`
+/// first (~0.14 s of system time less at 10M rows; see docs/import.md). A window is let go
+/// once its chunk is read, so the memory the file's pages take stays within the chunks in
+/// flight, however large the file.
+pub struct MappedFile<'f> {
+    file: &'f std::fs::File,
+    pub len: u64,
+}
+
+/// Windows start at a multiple of this (a multiple of every page size in use).
+const WINDOW_ALIGN: u64 = 64 << 10;
+
+impl<'f> MappedFile<'f> {
+    /// `None` (the file is then read) when it is not a regular file.
+    fn new(file: &'f std::fs::File) -> Option<MappedFile<'f>> {
+        let meta = file.metadata().ok()?;
+        (meta.is_file() && meta.len() > 0).then_some(MappedFile { file, len: meta.len() })
     }
-    // SAFETY: the map is only read, and only while the file stays open. What mapping cannot
-    // rule out is another process changing the file meanwhile: bytes written then may show
-    // in the text read, and a file cut short would end the process with SIGBUS instead of an
-    // error. Statements under audit are not being written while they are read; ripgrep maps
-    // files on the same terms. `--no-mmap` reads every file with `read` instead.
-    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-    // The chunks are read in order, each once: the kernel may read ahead further.
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Some(map)
+
+    /// The bytes from `at` to at most `at + len` (to the end of the file): a map and where
+    /// they start in it.
+    pub fn window(&self, at: u64, len: u64) -> std::io::Result<(memmap2::Mmap, usize)> {
+        let start = at - at % WINDOW_ALIGN;
+        let end = at.saturating_add(len).min(self.len);
+        let size = usize::try_from(end.saturating_sub(start)).map_err(std::io::Error::other)?;
+        // SAFETY: the map is only read, and the file stays open while it lives. What mapping
+        // cannot rule out is another process changing the file meanwhile: bytes written then
+        // may show in the text read, and a file cut short would end the process with SIGBUS
+        // instead of an error. Statements under audit are not being written while they are
+        // read; ripgrep maps files on the same terms. `--no-mmap` reads every file instead.
+        let map = unsafe { memmap2::MmapOptions::new().offset(start).len(size).map(self.file) }?;
+        // The window is read in order, once: the kernel may read ahead further.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok((map, (at - start) as usize))
+    }
 }
 
 /// Stream a large file; `None` when the streaming importer declines it.
@@ -265,13 +285,13 @@ fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileI
     if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
         return None;
     }
-    let map = if magic.starts_with(&[0x1f, 0x8b]) || !opts.map_files { None } else { map_file(&file) };
-    let rest = std::io::Cursor::new(magic.to_vec()).chain(file);
+    let mapped = if magic.starts_with(&[0x1f, 0x8b]) || !opts.map_files { None } else { MappedFile::new(&file) };
+    let rest = std::io::Cursor::new(magic.to_vec()).chain(&file);
     let result = if magic.starts_with(&[0x1f, 0x8b]) {
         let reader = RatioGuard { inner: flate2::read::MultiGzDecoder::new(rest), compressed: size, read: 0 };
         stream::import_streaming(&display, reader, None, opts)
     } else {
-        stream::import_streaming(&display, rest, map.as_deref(), opts)
+        stream::import_streaming(&display, rest, mapped, opts)
     };
     match result {
         Ok(f) => Some(Ok(vec![f])),

@@ -211,28 +211,22 @@ impl PlainFigures {
     }
 }
 
-/// A chunk's bytes: read into a buffer, or a part of the mapped file (by position).
+/// A chunk's bytes: read into a buffer, or in a window of the file mapped into memory.
 enum ChunkBytes {
     Owned(Vec<u8>),
-    Mapped(std::ops::Range<usize>),
+    Mapped(memmap2::Mmap, std::ops::Range<usize>),
 }
 
-/// Where the next chunk of a mapped file's `rest` ends: after its last line end (outside
-/// quotes) within `size` bytes; past them at the first line end, when a quoted field runs
-/// on, up to `limit` bytes ([`MAX_PENDING_BYTES`]); at the end of the file when it comes
-/// first. `None`: no line end within `limit` (an unbalanced quote). As the chunks of a
-/// file read into buffers are cut.
-fn next_cut(rest: &[u8], size: usize, limit: usize) -> Option<usize> {
-    if rest.len() <= size {
-        return Some(rest.len());
-    }
-    if let Some(cut) = last_line_end(rest.get(..size)?) {
-        return Some(cut);
-    }
-    let limit = rest.len().min(limit);
-    match line_ends(rest.get(..limit)?).next() {
-        Some(cut) => Some(cut),
-        None => (limit == rest.len()).then_some(limit),
+/// Where a chunk of a mapped file ends in `window`, the bytes from the chunk's start on (to
+/// the end of the file when `to_end`): in a window of the chunk's size (`narrow`), after its
+/// last line end outside quotes; in a wider one (a quoted field ran past the narrow one), at
+/// its first line end; at the end of the file when that comes first. `None`: no line end in
+/// the window. As the chunks of a file read into buffers are cut.
+fn chunk_end(window: &[u8], narrow: bool, to_end: bool) -> Option<usize> {
+    match (narrow, to_end) {
+        (true, true) => Some(window.len()),
+        (true, false) => last_line_end(window),
+        (false, _) => line_ends(window).next().or(to_end.then_some(window.len())),
     }
 }
 
@@ -1242,7 +1236,7 @@ fn profile_for<'a>(name: &str, grid: &Grid, opts: &'a ImportOptions) -> Result<&
 
 /// Import a delimited file by streaming it from `input`; `name` is used for messages and
 /// source references (and, without a `.gz` suffix, to match profiles by file name).
-pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<&[u8]>, opts: &ImportOptions) -> Result<FileImport, Declined> {
+pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<super::MappedFile<'_>>, opts: &ImportOptions) -> Result<FileImport, Declined> {
     let first = read_head(&mut input).map_err(|e| e.to_string())?;
     let (encoding, bom) = super::decode::sniff(&first, (first.len() as u64) < READ_BYTES);
     let mut source = TextSource::new(std::io::Cursor::new(first).chain(input), encoding);
@@ -1347,7 +1341,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
                     let Ok((index, first_line, chunk_bytes)) = next else { break };
                     let bytes: &[u8] = match &chunk_bytes {
                         ChunkBytes::Owned(b) => b,
-                        ChunkBytes::Mapped(r) => mapped.and_then(|m| m.get(r.clone())).unwrap_or_default(),
+                        ChunkBytes::Mapped(map, r) => map.get(r.clone()).unwrap_or_default(),
                     };
                     // A bug in a worker must not leave the reader waiting for it: the
                     // chunk fails with an error, and so does the import.
@@ -1375,22 +1369,32 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
         // Cut the text into chunks at line ends outside quotes.
         let mut index = 0usize;
         let mut first_line = 1u64;
-        // A mapped file (UTF-8) is cut where it lies: each chunk is a part of the map, and no
-        // byte is copied before a worker reads it.
-        if let Some(map) = mapped {
-            let mut at = bom;
-            while at < map.len() && !failed.load(std::sync::atomic::Ordering::Relaxed) {
-                let rest = map.get(at..).unwrap_or_default();
-                let Some(cut) = next_cut(rest, opts.chunk_bytes.max(1), MAX_PENDING_BYTES) else {
+        // A mapped file (UTF-8) is cut where it lies: each chunk is read in a window of the
+        // file mapped for it (widened when a quoted field runs past it), and no byte is
+        // copied before a worker reads it.
+        if let Some(file) = &mapped {
+            let mut at = bom as u64;
+            let size = opts.chunk_bytes.max(1);
+            while at < file.len && !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut cut = None;
+                for width in [size, MAX_PENDING_BYTES.max(size)] {
+                    let (map, from) = file.window(at, width as u64).map_err(|e| format!("line {first_line}: {e}"))?;
+                    let rest = map.get(from..).unwrap_or_default();
+                    if let Some(end) = chunk_end(rest, width == size, at + rest.len() as u64 == file.len) {
+                        cut = Some((map, from, end));
+                        break;
+                    }
+                }
+                let Some((map, from, end)) = cut else {
                     return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
                 };
-                let lines = memchr::memchr_iter(b'\n', rest.get(..cut).unwrap_or_default()).count() as u64;
-                if chunk_tx.send((index, first_line, ChunkBytes::Mapped(at..at + cut))).is_err() {
+                let lines = memchr::memchr_iter(b'\n', map.get(from..from + end).unwrap_or_default()).count() as u64;
+                if chunk_tx.send((index, first_line, ChunkBytes::Mapped(map, from..from + end))).is_err() {
                     break;
                 }
                 index += 1;
                 first_line += lines;
-                at += cut;
+                at += end as u64;
             }
         }
         while mapped.is_none() {
@@ -1841,23 +1845,19 @@ mod tests {
 
     #[test]
     fn a_mapped_file_is_cut_after_its_last_line_end_within_the_chunk() {
-        // Within the size: after the last line end outside quotes.
-        assert_eq!(next_cut(b"a,b\nc,d\ne,f\n", 9, 64), Some(8));
-        assert_eq!(next_cut(b"a,\"x\ny\"\nc,d\n", 8, 64), Some(8));
-        assert_eq!(next_cut(b"a,\"x\ny\"\nc,d\n", 7, 64), Some(8));
-        // The rest fits: all of it, a last line without its line end too.
-        assert_eq!(next_cut(b"a,b\nc", 6, 64), Some(5));
-        assert_eq!(next_cut(b"", 6, 64), Some(0));
-        // No line end within the size: the first one after it.
-        assert_eq!(next_cut(b"abcdef\ngh\n", 3, 64), Some(7));
-        // A line end inside quotes is no place to cut.
-        assert_eq!(next_cut(b"\"a\nb\",c\nd\n", 4, 64), Some(8));
-        // No line end at all: the rest, when it is within the limit.
-        assert_eq!(next_cut(b"\"abc\ndef", 2, 64), Some(8));
-        // …and no cut (the file is damaged) when it is not.
-        assert_eq!(next_cut(b"\"abc\ndef", 2, 5), None);
-        assert_eq!(next_cut(b"\"abc\ndef\"\n", 2, 5), None);
-        assert_eq!(next_cut(b"\"abc\ndef\"\n", 2, 10), Some(10));
+        // A window of the chunk's size: after its last line end outside quotes.
+        assert_eq!(chunk_end(b"a,b\nc,d\ne,", true, false), Some(8));
+        assert_eq!(chunk_end(b"a,\"x\ny\"\nc,", true, false), Some(8));
+        assert_eq!(chunk_end(b"a,\"x\ny", true, false), None);
+        assert_eq!(chunk_end(b"abcdef", true, false), None);
+        // The rest of the file fits: all of it, a last line without its line end too.
+        assert_eq!(chunk_end(b"a,b\nc", true, true), Some(5));
+        // A wider window: its first line end outside quotes…
+        assert_eq!(chunk_end(b"abcdef\ngh\n", false, false), Some(7));
+        assert_eq!(chunk_end(b"\"a\nb\",c\nd\n", false, false), Some(8));
+        // …or the end of the file, when it comes first; none at all: the file is damaged.
+        assert_eq!(chunk_end(b"\"abc\ndef", false, true), Some(8));
+        assert_eq!(chunk_end(b"\"abc\ndef", false, false), None);
     }
 
     #[test]
