@@ -445,6 +445,9 @@ struct RowReader<'a> {
     profile_name: LineText,
     date_1904: bool,
     base: SourceRef,
+    /// Cells of the row's control columns written as plain numbers, and their numbers (read
+    /// for the row's control figures already).
+    plain: &'a [(usize, Decimal)],
 }
 
 /// (column, reason). Boxed: every field a row reads returns a `Result` with it, and a
@@ -507,6 +510,12 @@ impl RowReader<'_> {
 
     fn decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
         let percent_field = self.slots.get(field).is_some_and(|s| s.percent);
+        // A control column's plain number: as `plain_decimal` read it below.
+        if let Some(column) = self.slots.get(field).and_then(|s| s.column)
+            && let Some(&(_, d)) = self.plain.iter().find(|(c, _)| *c == column)
+        {
+            return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
+        }
         match self.cell(field)? {
             None => Ok(None),
             Some(Cell::Number(d)) => Ok(Some(if percent_field { *d / Decimal::ONE_HUNDRED } else { *d })),
@@ -582,7 +591,25 @@ impl RowReader<'_> {
 fn parse_row(sheet: &SheetReader<'_>, row: &Row, line: &mut Option<LedgerLine>) -> (Result<(), Reject>, RowFigures) {
     let (profile, map, header_width, control_columns) = (sheet.profile, sheet.map, sheet.header_width, &sheet.control_columns);
     let base = sheet.source(row.number);
-    let reader = RowReader { row, profile, map, slots: &sheet.slots, profile_name: sheet.profile_name, date_1904: sheet.date_1904, base: base.clone() };
+    // The control columns' numbers first: those written plainly are read once, for the row's
+    // control figures and for its line.
+    let sep = if profile.number_format.decimal == ',' { b',' } else { b'.' };
+    let mut plain: smallvec::SmallVec<[(usize, Decimal); 4]> = smallvec::SmallVec::new();
+    let by_column = control_columns
+        .iter()
+        .filter_map(|(_, col)| match row.cell(*col) {
+            Cell::Number(d) => Some((*col, *d)),
+            Cell::Text(t) if !super::grid::trim(t).is_empty() => match super::plain_number::plain_decimal(t.as_bytes(), sep) {
+                Some(d) => {
+                    plain.push((*col, d));
+                    Some((*col, d))
+                }
+                None => parse_decimal(t, profile.number_format).ok().map(|d| (*col, d)),
+            },
+            _ => None,
+        })
+        .collect();
+    let reader = RowReader { row, profile, map, slots: &sheet.slots, profile_name: sheet.profile_name, date_1904: sheet.date_1904, base: base.clone(), plain: &plain };
     // Whatever else is wrong, read the money and currency we can, for conservation.
     let currency = reader.text(field!("currency")).ok().flatten().and_then(|c| Currency::parse(&c));
     // The money a rejected row carries (read only for rejects: most rows are not).
@@ -595,16 +622,6 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row, line: &mut Option<LedgerLine>) 
         }
         amounts
     };
-    let by_column = control_columns
-        .iter()
-        .filter_map(|(_, col)| match row.cell(*col) {
-            Cell::Number(d) => Some((*col, *d)),
-            Cell::Text(t) if !super::grid::trim(t).is_empty() => super::plain_number::plain_decimal(t.as_bytes(), if profile.number_format.decimal == ',' { b',' } else { b'.' })
-                .or_else(|| parse_decimal(t, profile.number_format).ok())
-                .map(|d| (*col, d)),
-            _ => None,
-        })
-        .collect();
     let figures = RowFigures { currency, by_column };
     let reject = |column: Option<String>, reason: String| Reject {
         source: match column {
