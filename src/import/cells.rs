@@ -18,6 +18,13 @@ pub struct NumberFormat {
     pub decimal: char,
 }
 
+impl NumberFormat {
+    /// The decimal separator as the byte the plain-number readers look for.
+    pub fn decimal_byte(self) -> u8 {
+        if self.decimal == ',' { b',' } else { b'.' }
+    }
+}
+
 impl Default for NumberFormat {
     fn default() -> Self {
         NumberFormat { decimal: '.' }

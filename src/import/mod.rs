@@ -285,9 +285,10 @@ fn import_streamed(path: &Path, opts: &ImportOptions) -> Option<Result<Vec<FileI
     if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || magic.starts_with(b"PK\x03\x04") {
         return None;
     }
-    let mapped = if magic.starts_with(&[0x1f, 0x8b]) || !opts.map_files { None } else { MappedFile::new(&file) };
+    let gzip = magic.starts_with(&[0x1f, 0x8b]);
+    let mapped = if gzip || !opts.map_files { None } else { MappedFile::new(&file) };
     let rest = std::io::Cursor::new(magic.to_vec()).chain(&file);
-    let result = if magic.starts_with(&[0x1f, 0x8b]) {
+    let result = if gzip {
         let reader = RatioGuard { inner: flate2::read::MultiGzDecoder::new(rest), compressed: size, read: 0 };
         stream::import_streaming(&display, reader, None, opts)
     } else {

@@ -211,6 +211,11 @@ impl PlainFigures {
     }
 }
 
+/// Why a file whose chunk finds no line end within [`MAX_PENDING_BYTES`] is refused.
+fn unbalanced_quote(first_line: u64) -> String {
+    format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20)
+}
+
 /// A chunk's bytes: read into a buffer, or in a window of the file mapped into memory.
 enum ChunkBytes {
     Owned(Vec<u8>),
@@ -1386,7 +1391,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
                     }
                 }
                 let Some((map, from, end)) = cut else {
-                    return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
+                    return Err(unbalanced_quote(first_line));
                 };
                 let lines = memchr::memchr_iter(b'\n', map.get(from..from + end).unwrap_or_default()).count() as u64;
                 if chunk_tx.send((index, first_line, ChunkBytes::Mapped(map, from..from + end))).is_err() {
@@ -1411,7 +1416,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
             let text = match cut {
                 Some(cut) => split_off_front(&mut pending, cut, spare_rx.try_recv().unwrap_or_default()),
                 None if pending.len() > MAX_PENDING_BYTES => {
-                    return Err(format!("line {first_line}: a quoted field runs on for more than {} MiB; the file is damaged (unbalanced quote)", MAX_PENDING_BYTES >> 20));
+                    return Err(unbalanced_quote(first_line));
                 }
                 None => {
                     source.more(&mut pending)?;
@@ -1559,7 +1564,7 @@ fn plan_roll<'a>(profile: &Profile, map: &ColumnMap, r: &'a RollUp) -> Roll<'a> 
         additive_strict.iter_mut().for_each(|s| *s = true);
         key_columns.clear();
     }
-    let decimal = if profile.number_format.decimal == ',' { b',' } else { b'.' };
+    let decimal = profile.number_format.decimal_byte();
     let mut key_columns_in_order = key_columns.clone();
     key_columns_in_order.sort_unstable();
     key_columns_in_order.dedup();

@@ -509,9 +509,10 @@ impl RowReader<'_> {
     }
 
     fn decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
-        let percent_field = self.slots.get(field).is_some_and(|s| s.percent);
+        let slot = self.slots.get(field);
+        let percent_field = slot.is_some_and(|s| s.percent);
         // A control column's plain number: as `plain_decimal` read it below.
-        if let Some(column) = self.slots.get(field).and_then(|s| s.column)
+        if let Some(column) = slot.and_then(|s| s.column)
             && let Some(&(_, d)) = self.plain.iter().find(|(c, _)| *c == column)
         {
             return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
@@ -521,8 +522,7 @@ impl RowReader<'_> {
             Some(Cell::Number(d)) => Ok(Some(if percent_field { *d / Decimal::ONE_HUNDRED } else { *d })),
             Some(Cell::Text(t)) => {
                 // Plainly written numbers (the bulk of large files) skip the general parser.
-                let sep = if self.profile.number_format.decimal == ',' { b',' } else { b'.' };
-                if let Some(d) = super::plain_number::plain_decimal(t.as_bytes(), sep) {
+                if let Some(d) = super::plain_number::plain_decimal(t.as_bytes(), self.profile.number_format.decimal_byte()) {
                     return Ok(Some(if percent_field { d / Decimal::ONE_HUNDRED } else { d }));
                 }
                 let has_percent = t.trim_end().ends_with('%');
@@ -593,7 +593,7 @@ fn parse_row(sheet: &SheetReader<'_>, row: &Row, line: &mut Option<LedgerLine>) 
     let base = sheet.source(row.number);
     // The control columns' numbers first: those written plainly are read once, for the row's
     // control figures and for its line.
-    let sep = if profile.number_format.decimal == ',' { b',' } else { b'.' };
+    let sep = profile.number_format.decimal_byte();
     let mut plain: smallvec::SmallVec<[(usize, Decimal); 4]> = smallvec::SmallVec::new();
     let by_column = control_columns
         .iter()
