@@ -297,6 +297,27 @@ fn a_label_in_a_key_cell_classifies_the_later_rows_of_its_key() {
     assert_eq!(rolled.lines.iter().map(|l| l.rows).collect::<Vec<_>>(), [2, 2]);
 }
 
+/// Key cells holding control characters (here U+001F, which had separated key cells in the
+/// key's bytes) do not make two different keys one: "Spotify\u{1f}" + "Premium" and
+/// "Spotify" + "\u{1f}Premium" stay two lines.
+#[test]
+fn key_cells_that_hold_separators_stay_apart() {
+    let mut text = format!("{HEADER}\n");
+    text += "2024-01,Spotify\u{1f},Premium,US,GBBEN2400001,,Song,Bench,Stream,1,,1.00,USD\n";
+    text += "2024-01,Spotify,\u{1f}Premium,US,GBBEN2400001,,Song,Bench,Stream,2,,2.00,USD\n";
+    text += "2024-01,Spotify\u{1f},Premium,US,GBBEN2400001,,Song,Bench,Stream,4,,4.00,USD\n";
+    text += "2024-01,Spotify,\u{1f}Premium,US,GBBEN2400001,,Song,Bench,Stream,8,,8.00,USD\n";
+    let memory = in_memory(&text);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    std::fs::write(&path, &text).unwrap();
+    let mut o = options(true);
+    o.chunk_bytes = 1 << 20;
+    let rolled = import_path(&path, &o).unwrap().remove(0);
+    assert_eq!(sums(&memory.lines), sums(&rolled.lines));
+    assert_eq!(rolled.lines.iter().map(|l| (l.rows, l.units)).collect::<Vec<_>>(), [(2, Some(Decimal::from(5))), (2, Some(Decimal::from(10)))]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

@@ -322,6 +322,14 @@ struct Pending {
     numbers: Vec<PlainNumber>,
 }
 
+impl Pending {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.numbers.clear();
+    }
+}
+
 struct PendingRow {
     number: u64,
     hash: u64,
@@ -777,6 +785,9 @@ fn add_tallies(lines: &mut [Option<LedgerLine>], first: usize, additive: &[(usiz
 struct Worker {
     tallies: Tallies,
     territories: Territories,
+    /// The plain rows waiting to be added (empty between chunks; its buffers are kept, so
+    /// that a chunk does not grow fresh ones).
+    pending: Pending,
 }
 
 /// Territory text → its group (`None`: not one that groups plainly), per worker: two-byte
@@ -847,7 +858,7 @@ impl Roll<'_> {
     fn key(&self, record: &[&str], out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
         for &c in &self.key_columns {
             out.extend_from_slice(record.get(c).copied().unwrap_or("").as_bytes());
-            out.push(0x1f);
+            out.push(KEY_CELL_END);
         }
         if let Some((c, groups)) = self.territory {
             // Keyed by the cell as written: its group is worked out from the trimmed text.
@@ -872,7 +883,7 @@ impl Roll<'_> {
             if let Cell::Text(t) = row.cell(c) {
                 out.extend_from_slice(t.as_bytes());
             }
-            out.push(0x1f);
+            out.push(KEY_CELL_END);
         }
         if let Some((_, groups)) = self.territory {
             match line.flags.iter().find_map(|f| if let LineFlag::UnknownTerritory(t) = f { Some(t) } else { None }) {
@@ -887,6 +898,10 @@ impl Roll<'_> {
     }
 }
 
+/// Ends each key cell in a rolled-up key: never a byte of UTF-8 text, so that two rows
+/// whose key cells differ never give the same key bytes, whatever their cells hold.
+const KEY_CELL_END: u8 = 0xff;
+
 impl super::TerritoryGroups {
     pub fn group(&self, t: Option<&Territory>) -> &str {
         t.and_then(|t| self.of.get(t.code())).map(String::as_str).unwrap_or(&self.default)
@@ -898,10 +913,11 @@ impl Plan<'_> {
     /// (`lines`: an empty buffer for the chunk's lines, kept from an earlier chunk.)
     /// (`worker`: what the worker keeps from chunk to chunk.)
     fn chunk(&self, text: &str, first_line: u64, lines: Vec<LedgerLine>, worker: &mut Worker) -> Result<ChunkOut, String> {
-        let Worker { tallies, territories } = worker;
+        let Worker { tallies, territories, pending } = worker;
+        // (Empty unless the worker's last chunk failed part-way.)
+        pending.clear();
         let mut out = ChunkOut { lines, ..Default::default() };
         let mut key = Vec::new();
-        let mut pending = Pending::default();
         let mut numbers = Vec::new();
         // Rows for the full reader are filled in here, one at a time, reusing its buffers.
         let mut scratch = Row { number: 0, cells: Vec::new(), unterminated: None };
@@ -921,7 +937,7 @@ impl Plan<'_> {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, present });
                     if pending.rows.len() >= PENDING_ROWS {
-                        self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
+                        self.flush(roll, pending, text, &mut scratch, &mut out, tallies);
                     }
                     return;
                 }
@@ -930,7 +946,7 @@ impl Plan<'_> {
             }
             // Rows are added in order: the plain rows before this one first.
             if let Some(roll) = &self.roll {
-                self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
+                self.flush(roll, pending, text, &mut scratch, &mut out, tallies);
             }
             match row {
                 ChunkRow::Text(TextRow::Blank(_)) => {
@@ -961,7 +977,7 @@ impl Plan<'_> {
             self.slow(&scratch, &mut out);
         })?;
         if let Some(roll) = &self.roll {
-            self.flush(roll, &mut pending, text, &mut scratch, &mut out, tallies);
+            self.flush(roll, pending, text, &mut scratch, &mut out, tallies);
             self.roll_up_pending(roll, &mut out.rolled, true);
         }
         out.fold_plain_figures(self.roll.as_ref());
@@ -1058,9 +1074,7 @@ impl Plan<'_> {
                 }
             }
         }
-        pending.rows.clear();
-        pending.keys.clear();
-        pending.numbers.clear();
+        pending.clear();
     }
 
     /// Read a row with the full reader; roll its line up when it is a sales income line.
@@ -1337,7 +1351,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
             let out_tx = out_tx.clone();
             let (chunk_rx, plan, spare_tx) = (&chunk_rx, &plan, spare_tx.clone());
             scope.spawn(move || {
-                let mut worker = Worker { tallies: Tallies::new(plan.roll.as_ref().map_or(0, |r| r.additive.len())), territories: Territories::default() };
+                let mut worker = Worker { tallies: Tallies::new(plan.roll.as_ref().map_or(0, |r| r.additive.len())), territories: Territories::default(), pending: Pending::default() };
                 loop {
                     let next = match chunk_rx.lock() {
                         Ok(rx) => rx.recv(),
