@@ -469,6 +469,9 @@ impl Tallies {
     /// with Decimal arithmetic.
     fn add(&mut self, at: usize, values: PlainValues<'_>) -> Option<()> {
         self.grow(at);
+        if self.words == 4 && self.add_in_block(at, values) {
+            return Some(());
+        }
         let base = at * self.words;
         let head = self.word(base);
         if head as u32 == u32::MAX {
@@ -522,6 +525,31 @@ impl Tallies {
         let head = self.word(base);
         self.set_word(base, (head + 1) | (u64::from(values.present) << TALLY_PRESENT));
         Some(())
+    }
+
+    /// [`Tallies::add`] for entries of one block (up to three columns, their scales in the
+    /// head word), the common case, with the block's words at fixed places: `false` (and
+    /// nothing added) when the general path must take the row (sums moved to the wide ones,
+    /// a sum outgrowing 64 bits, the row count full).
+    fn add_in_block(&mut self, at: usize, values: PlainValues<'_>) -> bool {
+        let Some(TallyBlock(words)) = self.blocks.get_mut(at) else { return false };
+        let head = words[0];
+        if head as u32 == u32::MAX || head & TALLY_WIDE != 0 {
+            return false;
+        }
+        let mut scales = head >> TALLY_SCALES;
+        let mut sums = [words[1], words[2], words[3]];
+        for (k, (sum, n)) in sums.iter_mut().zip(values.numbers).enumerate().take(self.columns) {
+            if values.present & (1 << k) != 0 {
+                let shift = 5 * k;
+                let Some((m, scale)) = narrow_plus((*sum as i64, ((scales >> shift) & 31) as u8), *n) else { return false };
+                *sum = m as u64;
+                scales = scales & !(31 << shift) | u64::from(scale) << shift;
+            }
+        }
+        let counts = ((head & ((1 << TALLY_SCALES) - 1)) + 1) | (u64::from(values.present) << TALLY_PRESENT);
+        *words = [counts | scales << TALLY_SCALES, sums[0], sums[1], sums[2]];
+        true
     }
 
     /// The rows added to entry `at`, their bits of present columns and their sums (`n`
