@@ -46,6 +46,15 @@ pub fn trim(text: &str) -> &str {
     }
 }
 
+/// [`trim`] for the bytes of UTF-8 text (a cell of a plain line, kept as bytes).
+#[inline]
+pub fn trim_bytes(text: &[u8]) -> &[u8] {
+    match (text.first(), text.last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => text,
+        _ => std::str::from_utf8(text).map_or(text, |t| t.trim().as_bytes()),
+    }
+}
+
 impl Cell {
     pub fn is_empty(&self) -> bool {
         match self {
@@ -163,6 +172,7 @@ mod tests {
         #[test]
         fn trim_is_str_trim(text in "[ a-z0-9\\t\\n\\r\\x01\\x7f\u{a0}\u{3000}\u{2028}é]{0,8}") {
             proptest::prop_assert_eq!(trim(&text), text.trim(), "{:?}", text);
+            proptest::prop_assert_eq!(trim_bytes(text.as_bytes()), text.trim().as_bytes(), "{:?}", text);
         }
     }
 

@@ -829,8 +829,9 @@ struct Territories {
 }
 
 impl Territories {
-    fn group_of(&mut self, text: &str, compute: impl FnOnce(&str) -> Option<String>) -> Option<&str> {
-        if let &[a, b] = text.as_bytes() {
+    /// (`text`: the bytes of UTF-8 text; `None` for other bytes.)
+    fn group_of(&mut self, text: &[u8], compute: impl FnOnce(&str) -> Option<String>) -> Option<&str> {
+        if let &[a, b] = text {
             if self.two.is_empty() {
                 self.two = vec![0; 1 << 16];
             }
@@ -842,12 +843,19 @@ impl Territories {
             // (Past 65,535 texts, which two bytes barely allow, the rest are hashed.)
             if let (Ok(next), Some(slot)) = (u16::try_from(self.groups.len() + 1), self.two.get_mut(at)) {
                 *slot = next;
-                self.groups.push(compute(text));
+                self.groups.push(std::str::from_utf8(text).ok().and_then(compute));
                 return self.groups.last().and_then(|g| g.as_deref());
             }
         }
+        let text = std::str::from_utf8(text).ok()?;
         self.other.entry(text.to_string()).or_insert_with_key(|t| compute(t)).as_deref()
     }
+}
+
+/// `piece`, a piece of `text`'s bytes cut at ASCII bytes, as the `str` it is.
+fn text_of<'t>(text: &'t str, piece: &[u8]) -> &'t str {
+    let at = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    text.get(at..at + piece.len()).unwrap_or_default()
 }
 
 fn add_opt(a: &mut Option<Decimal>, b: Option<Decimal>) {
@@ -883,14 +891,14 @@ impl Roll<'_> {
 
     /// The raw key of a record, appended to `out`. `None` when the territory is not one
     /// that groups plainly.
-    fn key(&self, record: &[&str], out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
+    fn key(&self, record: &[&[u8]], out: &mut Vec<u8>, territories: &mut Territories) -> Option<()> {
         for &c in &self.key_columns {
-            out.extend_from_slice(record.get(c).copied().unwrap_or("").as_bytes());
+            out.extend_from_slice(record.get(c).copied().unwrap_or_default());
             out.push(KEY_CELL_END);
         }
         if let Some((c, groups)) = self.territory {
             // Keyed by the cell as written: its group is worked out from the trimmed text.
-            let cell = record.get(c).copied().unwrap_or("");
+            let cell = record.get(c).copied().unwrap_or_default();
             let group = territories.group_of(cell, |cell| {
                 let text = cell.trim();
                 if text.is_empty() {
@@ -981,12 +989,13 @@ impl Plan<'_> {
                     out.nondata.push(NonData { source: self.reader.source(number), reason: "blank row".into() });
                     return;
                 }
-                ChunkRow::Fields { fields, .. } => scratch.refill(number, fields.iter().copied(), None),
+                // (The fields are pieces of the chunk's text cut at ASCII bytes: `str`s.)
+                ChunkRow::Fields { fields, .. } => scratch.refill(number, fields.iter().map(|f| text_of(text, f)), None),
                 ChunkRow::Text(TextRow::Record { record, unterminated, .. }) => {
                     if let Some(roll) = &self.roll
                         && unterminated.is_none()
                     {
-                        let fields: Vec<&str> = record.iter().collect();
+                        let fields: Vec<&[u8]> = record.iter().map(str::as_bytes).collect();
                         let bytes = record.as_byte_record().as_slice().len();
                         key.clear();
                         numbers.clear();
@@ -1018,7 +1027,7 @@ impl Plan<'_> {
     fn plain(
         &self,
         roll: &Roll<'_>,
-        record: &[&str],
+        record: &[&[u8]],
         bytes: usize,
         key: &mut Vec<u8>,
         numbers: &mut Vec<PlainNumber>,
@@ -1030,12 +1039,12 @@ impl Plan<'_> {
         // Cells that would classify the row (first three non-empty ones) and a lone cell.
         let mut non_empty = 0;
         for (i, f) in record.iter().enumerate() {
-            let t = super::grid::trim(f);
+            let t = super::grid::trim_bytes(f);
             if t.is_empty() {
                 continue;
             }
             non_empty += 1;
-            if non_empty <= 3 && !roll.key_columns.contains(&i) && self.reader.is_row_label(t) {
+            if non_empty <= 3 && !roll.key_columns.contains(&i) && std::str::from_utf8(t).map_or(true, |t| self.reader.is_row_label(t)) {
                 return None;
             }
             if non_empty >= 3 {
@@ -1047,18 +1056,18 @@ impl Plan<'_> {
         }
         let mut present = 0u16;
         for (k, (_, col)) in roll.additive.iter().enumerate() {
-            let text = record.get(*col).copied().unwrap_or("");
+            let text = record.get(*col).copied().unwrap_or_default();
             if text.is_empty() {
                 if roll.additive_strict[k] {
                     return None;
                 }
                 numbers.push(PlainNumber::default());
             } else {
-                numbers.push(plain_number(text.as_bytes(), roll.decimal)?);
+                numbers.push(plain_number(text, roll.decimal)?);
                 present |= 1 << k;
             }
         }
-        if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| super::grid::trim(t).is_empty())) {
+        if roll.required_descriptive.iter().any(|c| record.get(*c).is_none_or(|t| super::grid::trim_bytes(t).is_empty())) {
             return None;
         }
         let start = key.len();
@@ -1097,7 +1106,8 @@ impl Plan<'_> {
                 None => {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
-                    scratch.refill(row.number, line.split(char::from(self.delimiter)), None);
+                    let delimiter = self.delimiter;
+                    scratch.refill(row.number, line.as_bytes().split(move |b| *b == delimiter).map(|f| text_of(line, f)), None);
                     self.slow(scratch, out);
                 }
             }
@@ -1681,7 +1691,7 @@ mod tests {
         };
         for _ in 0..3 {
             for (cell, expected) in [("US", Some("home")), ("GB", Some("world")), (" US ", Some("home")), ("", None), ("XKX", Some("world")), ("  ", None), ("CA", Some("home"))] {
-                assert_eq!(t.group_of(cell, &mut group).map(str::to_string), expected.map(str::to_string), "{cell:?}");
+                assert_eq!(t.group_of(cell.as_bytes(), &mut group).map(str::to_string), expected.map(str::to_string), "{cell:?}");
             }
         }
         assert_eq!(calls, 7, "each cell text worked out once");
