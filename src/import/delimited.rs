@@ -86,36 +86,53 @@ pub enum ChunkRow<'r> {
 /// no `\r` but a final one) is split on the delimiter here, without the csv crate's record
 /// copy and UTF-8 check; every other record goes to the csv crate, cut out on its own.
 pub fn visit_chunk(text: &str, delimiter: u8, first_line: u64, mut visit: impl FnMut(ChunkRow<'_>)) -> Result<(), String> {
-    if !delimiter.is_ascii() {
+    if !delimiter.is_ascii() || matches!(delimiter, b'\n' | b'\r' | b'"') {
         return visit_records(text, delimiter, first_line, |r| visit(ChunkRow::Text(r)));
     }
     let bytes = text.as_bytes();
     let mut fields: Vec<&[u8]> = Vec::new();
     let mut at = 0usize;
     let mut number = first_line;
-    let mut marks = Structurals::new(bytes, delimiter, 0);
+    let mut marks = Marks::new(bytes, delimiter, 0);
     while at < bytes.len() {
         // The line's fields up to its end (`Some(end of text, end of line)`), or `None` at a
         // quote or a carriage return inside it.
         fields.clear();
         let mut start = at;
         let end = loop {
-            let Some(p) = marks.next() else {
+            // The delimiters before the block's next line end, quote or carriage return
+            // (all of the block's when it has none) end fields.
+            let (before, special) = match marks.specials {
+                0 => (marks.delims, None),
+                s => {
+                    let e = s.trailing_zeros();
+                    (marks.delims & ((1u64 << e) - 1), Some(marks.base + e as usize))
+                }
+            };
+            let mut d = before;
+            while d != 0 {
+                let p = marks.base + d.trailing_zeros() as usize;
+                // Cut at ASCII bytes of a UTF-8 string: every piece is a str.
+                fields.push(&bytes[start..p]);
+                start = p + 1;
+                d &= d - 1;
+            }
+            marks.delims &= !before;
+            let Some(p) = special else {
+                if marks.advance() {
+                    continue;
+                }
                 // The last line has no terminator: the csv crate's reader marks it.
                 return visit_records(&text[at..], delimiter, number, |r| visit(ChunkRow::Text(r)));
             };
+            marks.specials &= marks.specials - 1;
             match bytes[p] {
                 b'\n' => break Some((p, p)),
                 b'\r' if bytes.get(p + 1) == Some(&b'\n') => {
-                    marks.next(); // the line feed
+                    marks.pass(p + 1); // the line feed
                     break Some((p, p + 1));
                 }
-                b'\r' | b'"' => break None,
-                _ => {
-                    // Cut at ASCII bytes of a UTF-8 string: every piece is a str.
-                    fields.push(&bytes[start..p]);
-                    start = p + 1;
-                }
+                _ => break None,
             }
         };
         match end {
@@ -126,7 +143,7 @@ pub fn visit_chunk(text: &str, delimiter: u8, first_line: u64, mut visit: impl F
                 visit_records(segment, delimiter, number, |r| visit(ChunkRow::Text(r)))?;
                 number += memchr::memchr_iter(b'\n', segment.as_bytes()).count() as u64;
                 at = stop;
-                marks = Structurals::new(bytes, delimiter, at);
+                marks = Marks::new(bytes, delimiter, at);
             }
             Some((text_end, line_end)) => {
                 if text_end == at {
@@ -143,41 +160,50 @@ pub fn visit_chunk(text: &str, delimiter: u8, first_line: u64, mut visit: impl F
     Ok(())
 }
 
-/// The positions of a text's delimiters, line feeds, carriage returns and quotes, in order:
-/// found 64 bytes at a time with 16-byte SIMD compares (the `wide` crate: SSE2 on x86-64, a
-/// portable fallback elsewhere), each block's hits kept as bits. One pass over the bytes,
-/// where a search per field would start over for every field.
-struct Structurals<'t> {
+/// The positions of a text's delimiters, and of its line feeds, carriage returns and quotes
+/// (the bytes that end or complicate a line), 64 bytes at a time: found with 16-byte SIMD
+/// compares (the `wide` crate: SSE2 on x86-64, a portable fallback elsewhere) and kept as
+/// bits, so that one pass over the bytes finds every field of every line, and a line's
+/// fields are cut from the bits of its delimiters without looking at the bytes again.
+struct Marks<'t> {
     bytes: &'t [u8],
     delimiter: u8,
-    /// The block's first byte, and its hits not yet handed out (bit i: byte `base + i`).
+    /// The block's first byte; bit i of each mask: byte `base + i`, not yet handed out.
     base: usize,
-    hits: u64,
+    delims: u64,
+    specials: u64,
 }
 
-impl<'t> Structurals<'t> {
-    /// Hand out positions from `at` on.
+impl<'t> Marks<'t> {
+    /// The marks from `at` on.
     fn new(bytes: &'t [u8], delimiter: u8, at: usize) -> Self {
-        let hits = if at < bytes.len() { block_hits(&bytes[at..], delimiter) } else { 0 };
-        Structurals { bytes, delimiter, base: at, hits }
+        let (delims, specials) = if at < bytes.len() { block_marks(&bytes[at..], delimiter) } else { (0, 0) };
+        Marks { bytes, delimiter, base: at, delims, specials }
     }
 
-    fn next(&mut self) -> Option<usize> {
-        while self.hits == 0 {
-            self.base += 64;
-            if self.base >= self.bytes.len() {
-                return None;
-            }
-            self.hits = block_hits(&self.bytes[self.base..], self.delimiter);
+    /// On to the next block; `false` at the end of the text.
+    fn advance(&mut self) -> bool {
+        self.base += 64;
+        if self.base >= self.bytes.len() {
+            return false;
         }
-        let p = self.base + self.hits.trailing_zeros() as usize;
-        self.hits &= self.hits - 1;
-        Some(p)
+        (self.delims, self.specials) = block_marks(&self.bytes[self.base..], self.delimiter);
+        true
+    }
+
+    /// Pass over the special byte at `p`, the next one (in this block or the next).
+    fn pass(&mut self, p: usize) {
+        if p < self.base + 64 {
+            self.specials &= self.specials.wrapping_sub(1);
+        } else if self.advance() {
+            self.specials &= self.specials.wrapping_sub(1);
+        }
     }
 }
 
-/// Bit i set when byte i of the first 64 of `bytes` is the delimiter, `\n`, `\r` or `"`.
-fn block_hits(bytes: &[u8], delimiter: u8) -> u64 {
+/// For the first 64 bytes of `bytes`: bit i set in the first mask when byte i is the
+/// delimiter, in the second when it is `\n`, `\r` or `"`.
+fn block_marks(bytes: &[u8], delimiter: u8) -> (u64, u64) {
     use wide::u8x16;
     let mut padded = [0u8; 64];
     let block: &[u8; 64] = match bytes.first_chunk::<64>() {
@@ -188,17 +214,19 @@ fn block_hits(bytes: &[u8], delimiter: u8) -> u64 {
         }
     };
     let (d, n, r, q) = (u8x16::splat(delimiter), u8x16::splat(b'\n'), u8x16::splat(b'\r'), u8x16::splat(b'"'));
-    let mut hits = 0u64;
+    let (mut delims, mut specials) = (0u64, 0u64);
     for (k, part) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = u8x16::new(*part);
-        let hit = v.simd_eq(d) | v.simd_eq(n) | v.simd_eq(r) | v.simd_eq(q);
-        hits |= u64::from(hit.to_bitmask()) << (16 * k);
+        delims |= u64::from(v.simd_eq(d).to_bitmask()) << (16 * k);
+        specials |= u64::from((v.simd_eq(n) | v.simd_eq(r) | v.simd_eq(q)).to_bitmask()) << (16 * k);
     }
     if bytes.len() < 64 {
         // The padding is no byte of the text.
-        hits &= (1u64 << bytes.len()) - 1;
+        let real = (1u64 << bytes.len()) - 1;
+        (delims & real, specials & real)
+    } else {
+        (delims, specials)
     }
-    hits
 }
 
 /// Where the csv crate's first records in `bytes` end on a line end (just after a `\n`), or
@@ -417,18 +445,27 @@ mod tests {
     }
 
     #[test]
-    fn block_hits_mark_every_delimiter_line_end_and_quote() {
+    fn marks_find_every_delimiter_and_every_line_end_and_quote() {
         let text = "a,b\"c\rd\ne;f".repeat(9);
         let bytes = text.as_bytes();
-        let mut marks = Structurals::new(bytes, b',', 0);
-        let mut seen = Vec::new();
-        while let Some(p) = marks.next() {
-            seen.push(p);
+        let all = |from: usize, delimiter: u8| {
+            let mut marks = Marks::new(bytes, delimiter, from);
+            let (mut delims, mut specials) = (Vec::new(), Vec::new());
+            loop {
+                for (mask, out) in [(marks.delims, &mut delims), (marks.specials, &mut specials)] {
+                    out.extend((0..64).filter(|i| mask & (1u64 << i) != 0).map(|i| marks.base + i));
+                }
+                if !marks.advance() {
+                    break;
+                }
+            }
+            (delims, specials)
+        };
+        for (from, delimiter) in [(0, b','), (70, b';')] {
+            let (delims, specials) = all(from, delimiter);
+            assert_eq!(delims, (from..bytes.len()).filter(|i| bytes[*i] == delimiter).collect::<Vec<_>>());
+            assert_eq!(specials, (from..bytes.len()).filter(|i| matches!(bytes[*i], b'"' | b'\r' | b'\n')).collect::<Vec<_>>());
         }
-        let expected: Vec<usize> = (0..bytes.len()).filter(|i| matches!(bytes[*i], b',' | b'"' | b'\r' | b'\n')).collect();
-        assert_eq!(seen, expected);
-        let from = Structurals::new(bytes, b';', 70).next();
-        assert_eq!(from, (70..bytes.len()).find(|i| matches!(bytes[*i], b';' | b'"' | b'\r' | b'\n')));
     }
 
     #[test]
