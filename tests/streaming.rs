@@ -298,8 +298,8 @@ fn a_label_in_a_key_cell_classifies_the_later_rows_of_its_key() {
 }
 
 /// Key cells holding control characters (here U+001F, which had separated key cells in the
-/// key's bytes) do not make two different keys one: "Spotify\u{1f}" + "Premium" and
-/// "Spotify" + "\u{1f}Premium" stay two lines.
+/// key's bytes) or the delimiter (quoted) do not make two different keys one:
+/// "Spotify\u{1f}" + "Premium" and "Spotify" + "\u{1f}Premium" stay two lines.
 #[test]
 fn key_cells_that_hold_separators_stay_apart() {
     let mut text = format!("{HEADER}\n");
@@ -307,6 +307,12 @@ fn key_cells_that_hold_separators_stay_apart() {
     text += "2024-01,Spotify,\u{1f}Premium,US,GBBEN2400001,,Song,Bench,Stream,2,,2.00,USD\n";
     text += "2024-01,Spotify\u{1f},Premium,US,GBBEN2400001,,Song,Bench,Stream,4,,4.00,USD\n";
     text += "2024-01,Spotify,\u{1f}Premium,US,GBBEN2400001,,Song,Bench,Stream,8,,8.00,USD\n";
+    // Quoted key cells holding the delimiter: "Spotify,X" + "Premium" and "Spotify" +
+    // "X,Premium" are two keys too.
+    text += "2024-01,\"Spotify,X\",Premium,US,GBBEN2400001,,Song,Bench,Stream,16,,16.00,USD\n";
+    text += "2024-01,Spotify,\"X,Premium\",US,GBBEN2400001,,Song,Bench,Stream,32,,32.00,USD\n";
+    text += "2024-01,\"Spotify,X\",Premium,US,GBBEN2400001,,Song,Bench,Stream,64,,64.00,USD\n";
+    text += "2024-01,Spotify,\"X,Premium\",US,GBBEN2400001,,Song,Bench,Stream,128,,128.00,USD\n";
     let memory = in_memory(&text);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.csv");
@@ -315,7 +321,8 @@ fn key_cells_that_hold_separators_stay_apart() {
     o.chunk_bytes = 1 << 20;
     let rolled = import_path(&path, &o).unwrap().remove(0);
     assert_eq!(sums(&memory.lines), sums(&rolled.lines));
-    assert_eq!(rolled.lines.iter().map(|l| (l.rows, l.units)).collect::<Vec<_>>(), [(2, Some(Decimal::from(5))), (2, Some(Decimal::from(10)))]);
+    let units = |n: i64| Some(Decimal::from(n));
+    assert_eq!(rolled.lines.iter().map(|l| (l.rows, l.units)).collect::<Vec<_>>(), [(2, units(5)), (2, units(10)), (2, units(80)), (2, units(160))]);
 }
 
 proptest! {
