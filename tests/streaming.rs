@@ -269,6 +269,16 @@ fn sums_too_large_for_the_fast_path_are_added_as_decimals() {
     assert!(rolled.lines[0].net.unwrap() > Decimal::from(18_446_744_073_709_551_616u128), "{:?}", rolled.lines[0].net);
 }
 
+/// `text` streamed with roll-up, in one chunk.
+fn rolled_in_one_chunk(text: &str) -> FileImport {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    std::fs::write(&path, text).unwrap();
+    let mut o = options(true);
+    o.chunk_bytes = 1 << 20;
+    import_path(&path, &o).unwrap().remove(0)
+}
+
 /// A key cell that reads as a total label, in a row where other cells come first (so the row
 /// is data), and in later rows of the same key where it is among the first three non-empty
 /// cells (so those rows are totals): the roll-up sends the key's rows to the full reader.
@@ -286,12 +296,7 @@ fn a_label_in_a_key_cell_classifies_the_later_rows_of_its_key() {
     let memory = in_memory(&text);
     assert_eq!(memory.nondata.iter().map(|n| (n.source.row, n.reason.as_str())).collect::<Vec<_>>(), [(1, "header"), (3, "blank row"), (5, "total row")]);
     // One chunk: the key's first row is rolled up before its later rows are probed.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("report.csv");
-    std::fs::write(&path, &text).unwrap();
-    let mut o = options(true);
-    o.chunk_bytes = 1 << 20;
-    let rolled = import_path(&path, &o).unwrap().remove(0);
+    let rolled = rolled_in_one_chunk(&text);
     assert_eq!(rolled.nondata.iter().map(|n| (n.source.row, n.reason.as_str())).collect::<Vec<_>>(), [(1, "header"), (3, "blank row"), (5, "total row")]);
     assert_eq!(sums(&memory.lines), sums(&rolled.lines));
     assert_eq!(rolled.lines.iter().map(|l| l.rows).collect::<Vec<_>>(), [2, 2]);
@@ -314,12 +319,7 @@ fn key_cells_that_hold_separators_stay_apart() {
     text += "2024-01,\"Spotify,X\",Premium,US,GBBEN2400001,,Song,Bench,Stream,64,,64.00,USD\n";
     text += "2024-01,Spotify,\"X,Premium\",US,GBBEN2400001,,Song,Bench,Stream,128,,128.00,USD\n";
     let memory = in_memory(&text);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("report.csv");
-    std::fs::write(&path, &text).unwrap();
-    let mut o = options(true);
-    o.chunk_bytes = 1 << 20;
-    let rolled = import_path(&path, &o).unwrap().remove(0);
+    let rolled = rolled_in_one_chunk(&text);
     assert_eq!(sums(&memory.lines), sums(&rolled.lines));
     let units = |n: i64| Some(Decimal::from(n));
     assert_eq!(rolled.lines.iter().map(|l| (l.rows, l.units)).collect::<Vec<_>>(), [(2, units(5)), (2, units(10)), (2, units(80)), (2, units(160))]);

@@ -193,9 +193,7 @@ impl<'t> Marks<'t> {
 
     /// Pass over the special byte at `p`, the next one (in this block or the next).
     fn pass(&mut self, p: usize) {
-        if p < self.base + 64 {
-            self.specials &= self.specials.wrapping_sub(1);
-        } else if self.advance() {
+        if p < self.base + 64 || self.advance() {
             self.specials &= self.specials.wrapping_sub(1);
         }
     }
