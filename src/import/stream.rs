@@ -416,6 +416,13 @@ const TALLY_PRESENT: u32 = 32;
 const TALLY_WIDE: u64 = 1 << 41;
 const TALLY_SCALES: u32 = 42;
 
+/// A head word's rows, present columns and wide bit with one more row, whose present
+/// columns are `present` (the scales, above them, are left out: the caller sets them).
+#[inline]
+fn counted(head: u64, present: u16) -> u64 {
+    ((head & ((1 << TALLY_SCALES) - 1)) + 1) | (u64::from(present) << TALLY_PRESENT)
+}
+
 impl Tallies {
     fn new(additive: usize) -> Tallies {
         let first_sum = if additive <= 3 { 1 } else { 2 };
@@ -500,7 +507,7 @@ impl Tallies {
                         scales = scales & !(31 << (5 * k)) | u64::from(*scale) << (5 * k);
                     }
                 }
-                let counts = ((head & ((1 << TALLY_SCALES) - 1)) + 1) | (u64::from(values.present) << TALLY_PRESENT);
+                let counts = counted(head, values.present);
                 if self.first_sum == 1 {
                     self.set_word(base, counts | scales << TALLY_SCALES);
                 } else {
@@ -547,7 +554,7 @@ impl Tallies {
                 scales = scales & !(31 << shift) | u64::from(scale) << shift;
             }
         }
-        let counts = ((head & ((1 << TALLY_SCALES) - 1)) + 1) | (u64::from(values.present) << TALLY_PRESENT);
+        let counts = counted(head, values.present);
         *words = [counts | scales << TALLY_SCALES, sums[0], sums[1], sums[2]];
         true
     }
