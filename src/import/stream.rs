@@ -757,7 +757,7 @@ impl RolledStore {
             rows += r;
             by_row.append(&mut b);
         }
-        by_row.sort_unstable();
+        crate::engine::same_keys::sort_by_first(&mut by_row);
         // (The position breaks no ties: rows are unique.) Each line is moved to its place
         // once, cycle by cycle of the order, not swapped there.
         let from: Vec<u32> = by_row.into_iter().map(|(_, at)| at).collect();
@@ -1573,7 +1573,7 @@ fn sort_by_row(lines: &mut [LedgerLine]) {
         return;
     }
     let mut keyed: Vec<(u64, usize)> = lines.iter().enumerate().map(|(i, l)| (l.source.row, i)).collect();
-    keyed.sort_unstable();
+    crate::engine::same_keys::sort_by_first(&mut keyed);
     // order[k]: the index of the line that belongs at position k.
     let mut order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
     for start in 0..order.len() {

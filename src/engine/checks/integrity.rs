@@ -62,7 +62,8 @@ fn repeated_sales<'a>(lines: impl Iterator<Item = (&'a LedgerLine, Option<Decima
             (l, amount)
         })
         .collect();
-    hashed.sort_unstable();
+    // (Positions ascend as pushed: the order of `sort_unstable` on the pairs.)
+    crate::engine::same_keys::sort_by_first(&mut hashed);
     let (first, _) = first_of_same_sorted(lines.len(), hashed, |i| lines.get(i).map(|&(l, amount)| sale_key(l, amount)));
     // A group is opened at its key's first repeat, with the key's first line.
     let mut groups: Vec<(SaleKey, Vec<&'a LedgerLine>)> = Vec::new();
