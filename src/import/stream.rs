@@ -101,7 +101,7 @@ impl FigureSums {
             .0
             .iter()
             .filter(|(_, k, n)| *k == ROWS && !n.is_zero())
-            .map(|(c, ..)| RowFigures { currency: *c, by_column: Vec::new() })
+            .map(|(c, ..)| RowFigures { currency: *c, by_column: smallvec::SmallVec::new() })
             .collect();
         for (c, k, v) in self.0.iter().filter(|(_, k, _)| *k != ROWS) {
             if let Some(f) = out.iter_mut().find(|f| f.currency == *c) {

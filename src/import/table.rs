@@ -103,7 +103,9 @@ pub struct SheetResult {
 #[derive(Debug, Clone, Default)]
 pub struct RowFigures {
     pub currency: Option<Currency>,
-    pub by_column: Vec<(usize, Decimal)>,
+    /// (column, value) of the control columns the row fills: a few, kept inline (every row
+    /// read by the full reader has them, and a heap allocation each cost more).
+    pub by_column: smallvec::SmallVec<[(usize, Decimal); 4]>,
 }
 
 /// What one row after the header is.
@@ -197,7 +199,9 @@ impl<'a> SheetReader<'a> {
     pub fn read(&self, row: &Row, line: &mut Option<LedgerLine>) -> RowOutcome {
         let map = self.map;
         let profile = self.profile;
-        if row.is_blank() {
+        // (One pass over the cells counts them for the blank test and the heading test below.)
+        let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
+        if non_empty == 0 {
             return RowOutcome::NonData("blank row".into());
         }
         let repeats_header = map.fields.iter().all(|(_, i, _)| {
@@ -236,9 +240,9 @@ impl<'a> SheetReader<'a> {
         if let Some(re) = first_skip.and_then(|i| profile.skip.get(i)) {
             return RowOutcome::NonData(format!("skipped by profile ({})", re.as_str().trim_start_matches("(?i)")));
         }
-        let non_empty = row.cells.iter().filter(|c| !c.is_empty()).count();
-        let has_figures = DECIMAL_FIELDS.iter().any(|f| map.get(f).is_some_and(|(i, _)| !row.cell(i).is_empty()));
-        if non_empty == 1 && !has_figures && labels == 1 && row.unterminated.is_none() {
+        // (Whether the row has figures is asked last: it looks up the money columns by name.)
+        let has_figures = || DECIMAL_FIELDS.iter().any(|f| map.get(f).is_some_and(|(i, _)| !row.cell(i).is_empty()));
+        if non_empty == 1 && labels == 1 && row.unterminated.is_none() && !has_figures() {
             return RowOutcome::NonData("section heading or note".into());
         }
         let (mut result, figures) = parse_row(self, row, line);
