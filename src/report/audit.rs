@@ -200,9 +200,11 @@ pub fn write_table(out: &mut dyn Write, a: &Audit, files: &[FileImport], top: us
 }
 
 /// The JSON report. Serialised straight to the output (a large audit's findings carry
-/// hundreds of thousands of evidence rows; no document tree is built in memory first).
+/// hundreds of thousands of evidence rows; no document tree is built in memory first). What
+/// it says of the imported files is worked out when it is made ([`json_report`]): the
+/// files' lines are not needed to write it.
 #[derive(serde::Serialize)]
-struct JsonReport<'a> {
+pub struct JsonReport<'a> {
     schema: &'a str,
     contract: &'a str,
     contract_file: &'a str,
@@ -210,7 +212,7 @@ struct JsonReport<'a> {
     currency: &'a str,
     claim_date: Option<chrono::NaiveDate>,
     statement_periods: &'a [String],
-    import: Vec<JsonImport<'a>>,
+    import: Vec<JsonImport>,
     lines_audited: usize,
     source_lines: usize,
     verdict: String,
@@ -220,9 +222,9 @@ struct JsonReport<'a> {
 }
 
 #[derive(serde::Serialize)]
-struct JsonImport<'a> {
-    file: &'a str,
-    profile: &'a str,
+struct JsonImport {
+    file: String,
+    profile: String,
     rows_read: u64,
     rows_imported: u64,
     rows_rejected: usize,
@@ -232,7 +234,12 @@ struct JsonImport<'a> {
 
 /// Write the audit as pretty-printed JSON (schema [`JSON_SCHEMA`]), with a final newline.
 pub fn write_json(out: impl Write, a: &Audit, files: &[FileImport]) -> io::Result<()> {
-    let report = JsonReport {
+    write_json_report(out, &json_report(a, files))
+}
+
+/// The JSON report of an audit of `files`.
+pub fn json_report<'a>(a: &'a Audit, files: &[FileImport]) -> JsonReport<'a> {
+    JsonReport {
         schema: JSON_SCHEMA,
         contract: &a.contract,
         contract_file: &a.contract_file,
@@ -243,8 +250,8 @@ pub fn write_json(out: impl Write, a: &Audit, files: &[FileImport]) -> io::Resul
         import: files
             .iter()
             .map(|f| JsonImport {
-                file: &f.file,
-                profile: &f.profile,
+                file: f.file.clone(),
+                profile: f.profile.clone(),
                 rows_read: f.rows_read,
                 rows_imported: f.rows_imported(),
                 rows_rejected: f.rejects.len(),
@@ -258,9 +265,13 @@ pub fn write_json(out: impl Write, a: &Audit, files: &[FileImport]) -> io::Resul
         totals: &a.totals,
         accounts: &a.accounts,
         findings: &a.findings,
-    };
+    }
+}
+
+/// Write a JSON report made by [`json_report`] (pretty-printed, with a final newline).
+pub fn write_json_report(out: impl Write, report: &JsonReport<'_>) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
-    serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut out, report).map_err(io::Error::other)?;
     writeln!(out)?;
     out.flush()
 }
