@@ -1452,7 +1452,9 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
                 let Some((map, from, end)) = cut else {
                     return Err(unbalanced_quote(first_line));
                 };
-                let lines = memchr::memchr_iter(b'\n', map.get(from..from + end).unwrap_or_default()).count() as u64;
+                // (Counted by `bytecount`, on the thread that also feeds the workers: several
+                // times fewer instructions than counting matches with memchr.)
+                let lines = bytecount::count(map.get(from..from + end).unwrap_or_default(), b'\n') as u64;
                 if chunk_tx.send((index, first_line, ChunkBytes::Mapped(map, from..from + end))).is_err() {
                     break;
                 }
@@ -1482,7 +1484,7 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
                     continue;
                 }
             };
-            let lines = memchr::memchr_iter(b'\n', &text).count() as u64;
+            let lines = bytecount::count(&text, b'\n') as u64;
             if chunk_tx.send((index, first_line, ChunkBytes::Owned(text))).is_err() {
                 break;
             }

@@ -98,7 +98,7 @@ pub fn line_ends(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
 /// outside quotes when the quotes before it are even in number: the quotes are counted
 /// once, then the text is walked back from its end to its last such line end.
 pub fn last_line_end(text: &[u8]) -> Option<usize> {
-    let mut before = memchr::memchr_iter(b'"', text).count();
+    let mut before = bytecount::count(text, b'"');
     for i in memchr::memrchr2_iter(b'"', b'\n', text) {
         if text[i] == b'"' {
             before -= 1;
