@@ -33,7 +33,7 @@ use rust_decimal::Decimal;
 use super::delimited::{ChunkRow, TextRow, sniff_delimiter, visit_chunk};
 use super::grid::{Cell, Grid, MAX_CELL_BYTES, Row};
 use super::outcome::{FileImport, NonData, Reject};
-use super::plain_number::{ExactSum, PlainNumber, narrow_plus, plain_number};
+use super::plain_number::{ExactSum, PlainNumber, ScaledSum, narrow_plus, plain_number};
 use super::text_chunks::{READ_BYTES, TextSource, chunk_text, last_line_end, line_ends, read_head, split_off_front};
 use super::table::{ColumnMap, RowFigures, RowOutcome, SheetReader, check_totals, find_header};
 use super::{ImportOptions, Profile, ReaderKind, RollUp, detect_profile};
@@ -164,37 +164,32 @@ impl ChunkOut {
 }
 
 /// Control figures of plain rows by currency: rows, and exact sums by position in
-/// [`Roll::controls`] (`touched`: one bit for each sum a row added to).
+/// [`Roll::controls`] (kept by scale, [`ScaledSum`]: every plain row adds to them).
 #[derive(Default)]
 struct PlainFigures(Vec<PlainFigure>);
 
 struct PlainFigure {
     currency: Currency,
     rows: u64,
-    touched: u16,
-    sums: [ExactSum; ADDITIVE.len()],
+    sums: [ScaledSum; ADDITIVE.len()],
 }
 
 impl PlainFigures {
-    fn add(&mut self, roll: &Roll<'_>, currency: Currency, values: PlainValues<'_>, figures: &mut FigureSums) {
+    fn add(&mut self, roll: &Roll<'_>, currency: Currency, values: PlainValues<'_>) {
         let at = match self.0.iter().position(|f| f.currency == currency) {
             Some(at) => at,
             None => {
-                self.0.push(PlainFigure { currency, rows: 0, touched: 0, sums: Default::default() });
+                self.0.push(PlainFigure { currency, rows: 0, sums: [ScaledSum::default(); ADDITIVE.len()] });
                 self.0.len() - 1
             }
         };
         let Some(f) = self.0.get_mut(at) else { return };
         f.rows += 1;
-        for (j, (col, k)) in roll.controls.iter().enumerate() {
-            if values.present & (1 << k) != 0 {
-                let Some(&n) = values.numbers.get(*k) else { continue };
-                match f.sums[j].plus(n) {
-                    Some(sum) => f.sums[j] = sum,
-                    // A sum beyond what a Decimal holds: this value goes in as a Decimal.
-                    None => figures.add(Some(currency), *col, n.to_decimal()),
-                }
-                f.touched |= 1 << j;
+        for ((_, k), sum) in roll.controls.iter().zip(f.sums.iter_mut()) {
+            if values.present & (1 << k) != 0
+                && let Some(&n) = values.numbers.get(*k)
+            {
+                sum.add(n);
             }
         }
     }
@@ -202,9 +197,9 @@ impl PlainFigures {
     fn fold(&mut self, controls: &[(usize, usize)], figures: &mut FigureSums) {
         for f in self.0.drain(..) {
             figures.add(Some(f.currency), ROWS, Decimal::from(f.rows));
-            for (j, (col, _)) in controls.iter().enumerate() {
-                if f.touched & (1 << j) != 0 {
-                    figures.add(Some(f.currency), *col, f.sums[j].to_decimal());
+            for ((col, _), sum) in controls.iter().zip(&f.sums) {
+                for part in sum.parts() {
+                    figures.add(Some(f.currency), *col, part);
                 }
             }
         }
@@ -1010,7 +1005,7 @@ impl Plan<'_> {
                             let values = PlainValues { numbers: &numbers, present };
                             let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values, tallies);
                             if let Some(currency) = found {
-                                out.plain_figures.add(roll, currency, values, &mut out.figures);
+                                out.plain_figures.add(roll, currency, values);
                                 return;
                             }
                         }
@@ -1109,7 +1104,7 @@ impl Plan<'_> {
         }
         for (i, (row, added)) in pending.rows.iter().zip(added).enumerate() {
             match added {
-                Some(currency) => out.plain_figures.add(roll, currency, values(i, row), &mut out.figures),
+                Some(currency) => out.plain_figures.add(roll, currency, values(i, row)),
                 None => {
                     // A plain line: its fields are its text split on the delimiter.
                     let line = text.get(row.line.clone()).unwrap_or("");
