@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 
 use super::context::Ctx;
 use super::finding::Rule;
-use crate::contract::{pct, Base, Contract, Counting, EscalationMode, RoyaltyTerm};
+use crate::contract::{pct, times, Base, Contract, Counting, EscalationMode, RoyaltyTerm};
 use crate::ledger::{IncomeType, LedgerLine, LineKind, LineText, Period};
 
 /// A statement line's recomputation. Kept for every income line of a statement (hundreds of
@@ -402,7 +402,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             }
         }
         let base_exp = net_a + excess_fee;
-        base_amount = base_exp * factor * q;
+        base_amount = times(times(base_exp, factor), q);
         let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
         // Units that count toward an escalation: streams converted at the contract's
         // streams_per_unit (domain.md §1.7), other units as they are.
@@ -417,9 +417,9 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             Some(s) => tier_rate(term, s.cum),
             None => term_rate,
         };
-        expected = base_exp * rate * factor * q;
+        expected = times(times(base_exp * rate, factor), q);
         trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
-        calc.expected_rate = rate * factor * q;
+        calc.expected_rate = times(times(rate, factor), q);
         rate_units = None;
         match ra {
             Some(r) => {
@@ -463,29 +463,29 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
                 let after = tier_rate(term, s.cum + rb_exp);
                 let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
                 if retroactive && after != before {
-                    e = rb_exp * unit_base * after * factor * q;
+                    e = times(times(rb_exp * unit_base * after, factor), q);
                     trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
                     let retro = s.prior_base * (after - before);
                     trail.push(|| format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
                     e += retro;
                 } else {
                     for (u, r) in portions(term, s.cum, rb_exp) {
-                        e += u * unit_base * r * factor * q;
+                        e += times(times(u * unit_base * r, factor), q);
                         trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
                     }
                 }
                 s.cum += rb_exp;
-                s.prior_base += rb_exp * unit_base * factor * q;
+                s.prior_base += times(times(rb_exp * unit_base, factor), q);
                 s.rate = Some(after);
             }
             Some(s) => {
                 let r = tier_rate(term, s.cum);
-                e = rb_exp * unit_base * r * factor * q;
+                e = times(times(rb_exp * unit_base * r, factor), q);
                 trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
             None => {
                 let r = pct(term.rate);
-                e = rb_exp * unit_base * r * factor * q;
+                e = times(times(rb_exp * unit_base * r, factor), q);
                 trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
         }
@@ -496,7 +496,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             trail.push(|| format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
         }
         expected = e;
-        base_amount = rb_exp * unit_base * factor * q;
+        base_amount = times(times(rb_exp * unit_base, factor), q);
         calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
         trail.push(|| format!("expected = {}", d(expected)));
         rate_units = Some(rb_exp);
@@ -525,7 +525,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     if points > Decimal::ZERO
         && let Some(r) = ra
     {
-        let net_rate = calc.expected_rate - pct(points) * factor * q;
+        let net_rate = calc.expected_rate - times(times(pct(points), factor), q);
         if same_rate(r, net_rate) && !same_rate(r, calc.expected_rate) {
             let producer = base_amount * pct(points);
             expected -= producer;
@@ -600,7 +600,7 @@ fn classify_rate_gap(
         return Rule::C7;
     }
     let Some(applied) = applied else { return Rule::C1 };
-    let base_rate = term_rate * factor * q;
+    let base_rate = times(times(term_rate, factor), q);
     if term.escalation.is_some() && same_rate(applied, base_rate) && !same_rate(applied, expected_rate) {
         return Rule::C6;
     }

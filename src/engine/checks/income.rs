@@ -16,7 +16,7 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 use rust_decimal::Decimal;
 
-use crate::contract::{pct, Base};
+use crate::contract::{pct, times, Base};
 use crate::engine::context::Ctx;
 use crate::engine::royalty::configuration;
 use crate::engine::same_keys::{by_hash, first_of_same};
@@ -132,8 +132,8 @@ fn expected_of<'a>(ctx: &Ctx<'a>, l: &'a LedgerLine, net: Decimal, memo: &mut Te
         c.release_of(l).and_then(|r| cfg.as_ref().and_then(|k| r.prices.get(k)).copied())
     };
     Some(match (price, l.units) {
-        (Some(p), Some(u)) => (u * p * rate * factor, How { term: ti, rate, factor, units_price: Some((u, p)) }),
-        _ => (net * rate * factor, How { term: ti, rate, factor, units_price: None }),
+        (Some(p), Some(u)) => (times(u * p * rate, factor), How { term: ti, rate, factor, units_price: Some((u, p)) }),
+        _ => (times(net * rate, factor), How { term: ti, rate, factor, units_price: None }),
     })
 }
 
