@@ -187,7 +187,9 @@ impl ExactSum {
 /// the scales added. Adding a number is one addition, with no rescaling and no overflow
 /// check (2^64 numbers of 64 bits fit an `i128`); the parts are brought together when the
 /// sum is read ([`ScaledSum::parts`]). For control figures, which add every plain row's
-/// numbers once more: through [`ExactSum`] that had been ~100 instructions a row.
+/// numbers once more: through [`ExactSum`] that had been ~100 instructions a row. Exact for
+/// up to 2^32 numbers (each scale's sum stays within the 95 bits a `Decimal` holds); the
+/// streaming importer keeps one per chunk, whose rows are far fewer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScaledSum {
     by_scale: [i128; MAX_SCALE + 1],
