@@ -334,6 +334,9 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         return calc;
     };
     let q = proration(c, line);
+    // An amount or rate through the territory factor and the proration, multiplied in that
+    // order (each skipped when it is exactly one: `times`).
+    let through_factors = |x: Decimal| times(times(x, factor), q);
     let receipts = term.base == Base::NetReceipts;
     let ra = line.royalty_rate;
     let esc_key = term.escalation.as_ref().map(|e| {
@@ -402,7 +405,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             }
         }
         let base_exp = net_a + excess_fee;
-        base_amount = times(times(base_exp, factor), q);
+        base_amount = through_factors(base_exp);
         let state = esc_key.as_ref().map(|k| escalation.entry(k.clone()).or_default());
         // Units that count toward an escalation: streams converted at the contract's
         // streams_per_unit (domain.md §1.7), other units as they are.
@@ -417,9 +420,9 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             Some(s) => tier_rate(term, s.cum),
             None => term_rate,
         };
-        expected = times(times(base_exp * rate, factor), q);
+        expected = through_factors(base_exp * rate);
         trail.push(|| format!("expected = receipts {} × rate {} × factor {} × proration {} = {}", d(base_exp), pc(rate), pc(factor), d(q), d(expected)));
-        calc.expected_rate = times(times(rate, factor), q);
+        calc.expected_rate = through_factors(rate);
         rate_units = None;
         match ra {
             Some(r) => {
@@ -463,29 +466,29 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
                 let after = tier_rate(term, s.cum + rb_exp);
                 let retroactive = term.escalation.as_ref().is_some_and(|x| x.mode == EscalationMode::Retroactive);
                 if retroactive && after != before {
-                    e = times(times(rb_exp * unit_base * after, factor), q);
+                    e = through_factors(rb_exp * unit_base * after);
                     trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (threshold crossed)", d(rb_exp), d(unit_base), pc(after), pc(factor), d(q)));
                     let retro = s.prior_base * (after - before);
                     trail.push(|| format!("retroactive escalation: earlier base {} × ({} − {}) = {}", d(s.prior_base), pc(after), pc(before), d(retro)));
                     e += retro;
                 } else {
                     for (u, r) in portions(term, s.cum, rb_exp) {
-                        e += times(times(u * unit_base * r, factor), q);
+                        e += through_factors(u * unit_base * r);
                         trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {} (cumulative {} before)", d(u), d(unit_base), pc(r), pc(factor), d(q), d(s.cum)));
                     }
                 }
                 s.cum += rb_exp;
-                s.prior_base += times(times(rb_exp * unit_base, factor), q);
+                s.prior_base += through_factors(rb_exp * unit_base);
                 s.rate = Some(after);
             }
             Some(s) => {
                 let r = tier_rate(term, s.cum);
-                e = times(times(rb_exp * unit_base * r, factor), q);
+                e = through_factors(rb_exp * unit_base * r);
                 trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
             None => {
                 let r = pct(term.rate);
-                e = times(times(rb_exp * unit_base * r, factor), q);
+                e = through_factors(rb_exp * unit_base * r);
                 trail.push(|| format!("{} units × {} × rate {} × factor {} × proration {}", d(rb_exp), d(unit_base), pc(r), pc(factor), d(q)));
             }
         }
@@ -496,7 +499,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
             trail.push(|| format!("packaging: statement {}, contract {}", pc(c_a), pc(c_exp)));
         }
         expected = e;
-        base_amount = times(times(rb_exp * unit_base, factor), q);
+        base_amount = through_factors(rb_exp * unit_base);
         calc.expected_rate = if rb_exp.is_zero() || unit_base.is_zero() { Decimal::ZERO } else { e / (rb_exp * unit_base) };
         trail.push(|| format!("expected = {}", d(expected)));
         rate_units = Some(rb_exp);
@@ -525,7 +528,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
     if points > Decimal::ZERO
         && let Some(r) = ra
     {
-        let net_rate = calc.expected_rate - times(times(pct(points), factor), q);
+        let net_rate = calc.expected_rate - through_factors(pct(points));
         if same_rate(r, net_rate) && !same_rate(r, calc.expected_rate) {
             let producer = base_amount * pct(points);
             expected -= producer;

@@ -502,13 +502,16 @@ impl RowReader<'_> {
         self.slots.get(field).is_none_or(|s| s.column.is_none() && s.constant.is_none())
     }
 
+    /// `read(field)`, or `Ok(None)` without a call when the field is [`RowReader::absent`].
+    #[inline(always)]
+    fn if_present<'s, T>(&'s self, field: usize, read: impl FnOnce(&'s Self, usize) -> Result<Option<T>, CellError>) -> Result<Option<T>, CellError> {
+        if self.absent(field) { Ok(None) } else { read(self, field) }
+    }
+
     /// The text of `field` (borrowed from the cell when it is text).
     #[inline(always)]
     fn text(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
-        self.present_text(field)
+        self.if_present(field, Self::present_text)
     }
 
     fn present_text(&self, field: usize) -> Result<Option<std::borrow::Cow<'_, str>>, CellError> {
@@ -523,26 +526,17 @@ impl RowReader<'_> {
     /// [`RowReader::text`] as a line's text (copied once, from the cell).
     #[inline(always)]
     fn line_text(&self, field: usize) -> Result<Option<LineText>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
         Ok(self.text(field)?.map(|t| crate::ledger::intern(&t)))
     }
 
     #[inline(always)]
     fn free_text(&self, field: usize) -> Result<Option<FreeText>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
         Ok(self.text(field)?.map(|t| FreeText::from(&*t)))
     }
 
     #[inline(always)]
     fn decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
-        self.present_decimal(field)
+        self.if_present(field, Self::present_decimal)
     }
 
     fn present_decimal(&self, field: usize) -> Result<Option<Decimal>, CellError> {
@@ -573,10 +567,7 @@ impl RowReader<'_> {
 
     #[inline(always)]
     fn date(&self, field: usize) -> Result<Option<chrono::NaiveDate>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
-        self.present_date(field)
+        self.if_present(field, Self::present_date)
     }
 
     fn present_date(&self, field: usize) -> Result<Option<chrono::NaiveDate>, CellError> {
@@ -603,10 +594,7 @@ impl RowReader<'_> {
 
     #[inline(always)]
     fn period(&self, field: usize) -> Result<Option<Period>, CellError> {
-        if self.absent(field) {
-            return Ok(None);
-        }
-        self.present_period(field)
+        self.if_present(field, Self::present_period)
     }
 
     fn present_period(&self, field: usize) -> Result<Option<Period>, CellError> {

@@ -232,12 +232,7 @@ struct JsonImport {
     control_totals_ok: Option<bool>,
 }
 
-/// Write the audit as pretty-printed JSON (schema [`JSON_SCHEMA`]), with a final newline.
-pub fn write_json(out: impl Write, a: &Audit, files: &[FileImport]) -> io::Result<()> {
-    write_json_report(out, &json_report(a, files))
-}
-
-/// The JSON report of an audit of `files`.
+/// The JSON report of an audit of `files` (schema [`JSON_SCHEMA`]).
 pub fn json_report<'a>(a: &'a Audit, files: &[FileImport]) -> JsonReport<'a> {
     JsonReport {
         schema: JSON_SCHEMA,
