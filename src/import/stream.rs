@@ -1007,7 +1007,7 @@ impl Plan<'_> {
             }
             if let (Some(roll), ChunkRow::Fields { fields, bytes, .. }) = (&self.roll, &row) {
                 let (start, numbers) = (pending.keys.len(), pending.numbers.len());
-                if let Some((hash, present)) = self.plain(roll, fields, text.as_bytes(), *bytes, &mut pending.keys, &mut pending.numbers, territories) {
+                if let Some((hash, present)) = self.plain(roll, (fields, text.as_bytes(), *bytes), &mut pending.keys, &mut pending.numbers, territories) {
                     let line = fields.first().map_or(0, |f| f.as_ptr() as usize - text.as_ptr() as usize);
                     pending.rows.push(PendingRow { number, hash, key: start..pending.keys.len(), line: line..line + bytes, present });
                     if pending.rows.len() >= PENDING_ROWS {
@@ -1037,7 +1037,7 @@ impl Plan<'_> {
                         let bytes = record.as_byte_record().as_slice().len();
                         key.clear();
                         numbers.clear();
-                        if let Some((hash, present)) = self.plain(roll, &fields, &[], bytes, &mut key, &mut numbers, territories) {
+                        if let Some((hash, present)) = self.plain(roll, (&fields, &[], bytes), &mut key, &mut numbers, territories) {
                             let values = PlainValues { numbers: &numbers, present };
                             let found = self.table(roll, &mut out.rolled).add(hash, &key, number, values, tallies);
                             if let Some(currency) = found {
@@ -1062,13 +1062,12 @@ impl Plan<'_> {
     /// A plain row's money values (appended to `numbers`, one for each additive column), raw
     /// key (appended to `key`), the key's hash and the bits of its non-empty values; `None`
     /// when the row needs the full reader whatever its key. (`text`: the chunk's text, which
-    /// the cells were cut from when the line was split by [`visit_chunk`]; else empty.)
+    /// the cells were cut from when the line was split by [`visit_chunk`]; else empty.
+    /// `bytes`: the line's length.)
     fn plain(
         &self,
         roll: &Roll<'_>,
-        record: &[&[u8]],
-        text: &[u8],
-        bytes: usize,
+        (record, text, bytes): (&[&[u8]], &[u8], usize),
         key: &mut Vec<u8>,
         numbers: &mut Vec<PlainNumber>,
         territories: &mut Territories,
