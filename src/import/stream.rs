@@ -946,33 +946,39 @@ const KEY_CELL_END: u8 = 0xff;
 
 /// Append the key cells `columns` of `record`, each followed by [`KEY_CELL_END`], to `key`
 /// when each is shorter than 16 bytes and lies in `text` with 16 bytes of it from the cell's
-/// start on, and the cells fit in 128 bytes: `false` (nothing appended) otherwise. Each cell
-/// is copied as those 16 bytes (a copy of a known length, inlined) into a buffer on the
-/// stack and cut back to the cell there; the key goes to `key` in one copy. (Cell by cell
-/// into `key`, a row's ~8 key cells were ~8 calls to `memcpy` and as many updates of the
-/// vector, ~280 instructions of each plain row.) A cell lies in `text` exactly when its
-/// address does: the bytes at that address are the cell's.
+/// start on, and the cells fit in 128 bytes: `false` (nothing appended) otherwise. The key
+/// grows by 128 bytes first (a store of known length); each cell is copied there as those
+/// 16 bytes (a load and a store of known length, inlined) and cut back to the cell, and the
+/// key is cut back to its cells at the end. (Cell by cell with `extend_from_slice`, a row's
+/// ~8 key cells were ~8 calls to `memcpy` and as many updates of the vector, ~280
+/// instructions of each plain row.) A cell lies in `text` exactly when its address does: the
+/// bytes at that address are the cell's.
 #[inline(always)]
 fn key_cells_in_text(columns: &[usize], record: &[&[u8]], text: &[u8], key: &mut Vec<u8>) -> bool {
     const WIDE: usize = 16;
-    let mut buf = [0u8; 128];
-    let mut len = 0;
-    for &c in columns {
-        let cell = record.get(c).copied().unwrap_or_default();
-        let offset = (cell.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-        let n = cell.len();
-        let (Some(&wide), Some(to)) = (text.get(offset..).and_then(|w| w.first_chunk::<WIDE>()), buf.get_mut(len..len + WIDE)) else {
-            return false;
-        };
-        if n >= WIDE {
-            return false;
+    const ROOM: usize = 128;
+    let at = key.len();
+    key.extend_from_slice(&[0u8; ROOM]);
+    let written = (|| {
+        let room = key.get_mut(at..)?;
+        let mut len = 0;
+        for &c in columns {
+            let cell = record.get(c).copied().unwrap_or_default();
+            let offset = (cell.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            let n = cell.len();
+            let wide = text.get(offset..).and_then(|w| w.first_chunk::<WIDE>())?;
+            let to = room.get_mut(len..len + WIDE)?;
+            if n >= WIDE {
+                return None;
+            }
+            to.copy_from_slice(wide);
+            to[n] = KEY_CELL_END;
+            len += n + 1;
         }
-        to.copy_from_slice(&wide);
-        to[n] = KEY_CELL_END;
-        len += n + 1;
-    }
-    key.extend_from_slice(&buf[..len]);
-    true
+        Some(len)
+    })();
+    key.truncate(at + written.unwrap_or(0));
+    written.is_some()
 }
 
 
