@@ -8,5 +8,6 @@ pub mod contract;
 pub mod engine;
 pub mod import;
 pub mod ledger;
+pub mod prefetch;
 pub mod report;
 pub mod timings;

@@ -203,7 +203,13 @@ pub fn recompute(ctx: &Ctx) -> Vec<LineCalc> {
     // Each term's rate as a fraction, worked out once (a division) rather than for each line.
     let rates: Vec<Decimal> = c.terms.royalties.iter().map(|t| pct(t.get_ref().rate)).collect();
     let mut out = Vec::with_capacity(order.len());
-    for idx in order {
+    // The line a few ahead in the order is prefetched: by period first, the order skips
+    // about a large statement, and a line's first read had been half of `calc_line`'s time.
+    const AHEAD: usize = 4;
+    for (i, &idx) in order.iter().enumerate() {
+        if let Some(line) = order.get(i + AHEAD).and_then(|a| ctx.statement.get(*a)) {
+            crate::prefetch::prefetch(*line);
+        }
         let calc = calc_line(ctx, idx, &mut escalation, !stateless, &rates);
         if stateless && calc.problem().is_none() && !calc.within_tolerance {
             out.push(calc_line(ctx, idx, &mut escalation, true, &rates));

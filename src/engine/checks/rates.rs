@@ -102,7 +102,16 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// C10: lines each inside tolerance but short in the same direction.
 fn rounding(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut per_period: BTreeMap<Option<crate::ledger::Period>, (Decimal, Vec<crate::ledger::SourceRef>, usize)> = BTreeMap::new();
-    for calc in ctx.calcs().iter().filter(|c| c.within_tolerance && c.problem().is_none()) {
+    let calcs = ctx.calcs();
+    for (i, calc) in calcs.iter().enumerate() {
+        // (The source of the line a few ahead is prefetched: the lines are read in the order
+        // of recomputation, which skips about a large statement.)
+        if let Some(ahead) = calcs.get(i + 8).and_then(|c| ctx.statement.get(c.idx)) {
+            crate::prefetch::prefetch(&ahead.source);
+        }
+        if !calc.within_tolerance || calc.problem().is_some() {
+            continue;
+        }
         let e = per_period.entry(calc.period).or_default();
         let gap = calc.expected - calc.reported;
         e.0 += gap;
