@@ -774,6 +774,15 @@ impl RolledStore {
                 if *done.get(next)? {
                     return None;
                 }
+                // The line a few moves ahead in the cycle is prefetched: the moves go from
+                // place to place at random, and each had waited for its line.
+                let mut ahead = next;
+                for _ in 0..3 {
+                    ahead = from.get(ahead).map_or(start, |a| *a as usize);
+                }
+                if let Some(line) = placed.get(ahead) {
+                    crate::prefetch::prefetch(line);
+                }
                 placed[at] = placed.get_mut(next)?.take();
                 at = next;
             }
