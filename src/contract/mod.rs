@@ -172,12 +172,13 @@ impl Contract {
 
     /// Whether a label statement line belongs to this contract (by its account number).
     pub fn owns_statement_account(&self, stated: Option<&str>) -> bool {
-        let listed: Vec<&String> =
-            self.terms.accounts.iter().flat_map(|a| a.get_ref().statement_accounts.iter()).collect();
+        // (Asked of every line of a large statement: the listed accounts are walked, not
+        // collected.)
+        let mut listed = self.terms.accounts.iter().flat_map(|a| a.get_ref().statement_accounts.iter()).peekable();
         match stated {
-            _ if listed.is_empty() => true,
+            _ if listed.peek().is_none() => true,
             None => true,
-            Some(s) => listed.iter().any(|l| l.as_str() == s),
+            Some(s) => listed.any(|l| l.as_str() == s),
         }
     }
 

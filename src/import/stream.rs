@@ -1601,13 +1601,14 @@ pub fn import_streaming(name: &str, mut input: impl Read + Send, mapped: Option<
         }
         // Lines are large: the rolled-up lines are kept where they are when they are all
         // the file's lines, else moved once.
+        // (The rolled-up lines come in row order: alone, they need no sort.)
         if out.lines.is_empty() {
             out.lines = rolled;
         } else {
             out.lines.reserve_exact(count);
             out.lines.extend(rolled);
+            sort_by_row(&mut out.lines);
         }
-        sort_by_row(&mut out.lines);
     }
     out.rejects.sort_by_key(|r| r.source.row);
     out.nondata.sort_by_key(|n| n.source.row);
