@@ -49,6 +49,8 @@ pub struct Ctx<'a> {
     calcs: std::sync::OnceLock<Vec<LineCalc>>,
     /// See [`Ctx::statement_periods`].
     statement_periods: std::sync::OnceLock<Vec<Period>>,
+    /// See [`Ctx::statement_dates`].
+    statement_dates: std::sync::OnceLock<std::collections::BTreeMap<Period, chrono::NaiveDate>>,
     /// See [`Ctx::by_source`].
     by_source: std::sync::OnceLock<std::collections::HashMap<&'a crate::ledger::SourceRef, &'a LedgerLine, foldhash::fast::FixedState>>,
 }
@@ -92,6 +94,7 @@ impl<'a> Ctx<'a> {
             source,
             calcs: std::sync::OnceLock::new(),
             statement_periods: std::sync::OnceLock::new(),
+            statement_dates: std::sync::OnceLock::new(),
         }
     }
 
@@ -115,6 +118,24 @@ impl<'a> Ctx<'a> {
     /// The accounting period a statement line belongs to.
     pub fn period_of(line: &LedgerLine) -> Option<Period> {
         line.accounting_period.or(line.sale_period)
+    }
+
+    /// The date each accounting period's statement was issued (the earliest reporting date
+    /// on its label lines), worked out once: the timing checks ask twice, and each time
+    /// had been a pass over every line of the statements.
+    pub fn statement_dates(&self) -> &std::collections::BTreeMap<Period, chrono::NaiveDate> {
+        self.statement_dates.get_or_init(|| {
+            let mut out: std::collections::BTreeMap<Period, chrono::NaiveDate> = std::collections::BTreeMap::new();
+            for l in self.statement.iter().filter(|l| l.statement_kind == crate::ledger::StatementKind::Label) {
+                if let (Some(d), Some(p)) = (l.reporting_date, Ctx::period_of(l)) {
+                    let e = out.entry(p).or_insert(d);
+                    if d < *e {
+                        *e = d;
+                    }
+                }
+            }
+            out
+        })
     }
 
     /// Accounting periods of the audited statements, in order (worked out once).

@@ -1,8 +1,6 @@
 //! Timing, interest and audit scope (rules G1–G4). G2 and G3 are applied to every other
 //! finding once its cash effect is known ([`finalize`]).
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -10,7 +8,6 @@ use crate::contract::pct;
 use crate::engine::account::{payable, roll_forward};
 use crate::engine::context::Ctx;
 use crate::engine::finding::{Finding, Rule, Severity};
-use crate::ledger::{Period, StatementKind};
 
 fn n(v: Decimal) -> String {
     v.normalize().to_string()
@@ -26,19 +23,6 @@ pub fn simple_interest(principal: Decimal, rate_pct: Decimal, from: NaiveDate, t
     (principal * pct(rate_pct) * Decimal::from(days) / Decimal::from(365)).round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// The date each accounting period's statement was issued (earliest date on its lines).
-pub fn statement_dates(ctx: &Ctx) -> BTreeMap<Period, NaiveDate> {
-    let mut out: BTreeMap<Period, NaiveDate> = BTreeMap::new();
-    for l in ctx.statement.iter().filter(|l| l.statement_kind == StatementKind::Label) {
-        if let (Some(p), Some(d)) = (Ctx::period_of(l), l.reporting_date) {
-            let e = out.entry(p).or_insert(d);
-            if d < *e {
-                *e = d;
-            }
-        }
-    }
-    out
-}
 
 fn interest_rate(ctx: &Ctx) -> Option<Decimal> {
     ctx.contract.audit().and_then(|a| a.interest_rate_pct)
@@ -51,7 +35,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     if periods.is_empty() {
         return;
     }
-    let dates = statement_dates(ctx);
+    let dates = ctx.statement_dates();
     match c.terms.contract.statement_due_days {
         None => out.push(
             Finding::not_checked(Rule::G1, &ctx.currency, "The contract gives no statement deadline ([contract] statement_due_days); late statements cannot be found.")
@@ -66,7 +50,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 );
             }
             let accounts = roll_forward(ctx);
-            for (p, issued) in &dates {
+            for (p, issued) in dates {
                 let Some(due) = ctx.due_date(p) else { continue };
                 if issued <= &due {
                     continue;
@@ -127,7 +111,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// G2 and G3 on every finding: due dates, interest to the claim date, time bars.
 pub fn finalize(ctx: &Ctx, findings: &mut Vec<Finding>) {
     let c = ctx.contract;
-    let dates = statement_dates(ctx);
+    let dates = ctx.statement_dates();
     let rate = interest_rate(ctx);
     let objection = c.audit().and_then(|a| a.objection_period_months);
     let mut need_rate = false;
