@@ -1814,6 +1814,20 @@ mod tests {
         assert_eq!(rows, lines.iter().map(|l| l.rows).sum::<u64>());
     }
 
+    #[test]
+    fn small_files_are_cut_in_shorter_chunks() {
+        const MIB: usize = 1 << 20;
+        // A 46 MB statement for two workers: 1.4 MiB chunks, 32 of them.
+        assert_eq!(chunk_size(CHUNK_BYTES, 46_000_000, 2), 46_000_000 / 32);
+        // Large files keep the full size; small ones go no lower than 1 MiB.
+        assert_eq!(chunk_size(CHUNK_BYTES, 1 << 30, 2), CHUNK_BYTES);
+        assert_eq!(chunk_size(CHUNK_BYTES, 5_000_000, 2), MIB);
+        assert_eq!(chunk_size(CHUNK_BYTES, 0, 0), MIB);
+        // A size asked for below that (tests cut files into many chunks) is kept.
+        assert_eq!(chunk_size(64, 1 << 30, 2), 64);
+        assert_eq!(chunk_size(0, 1 << 30, 2), 1);
+    }
+
     proptest::proptest! {
         /// The key cells copied 16 bytes at a time from the text are the key of the cells
         /// copied one by one; cells outside the text, or too long, are left to that copy.
