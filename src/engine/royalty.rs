@@ -299,6 +299,12 @@ fn recompute_order(ctx: &Ctx, files: &[LineText]) -> Vec<usize> {
     keyed.into_iter().map(|k| k.1).collect()
 }
 
+/// An amount or rate through the territory factor and the proration, multiplied in that
+/// order (each skipped when it is exactly one: [`times`]).
+fn factored(x: Decimal, factor: Decimal, proration: Decimal) -> Decimal {
+    times(times(x, factor), proration)
+}
+
 /// Recompute one income line (`idx` into `ctx.statement`), advancing the escalation state
 /// (`rates`: each term's rate as a fraction).
 fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), EscalationState>, with_trail: bool, rates: &[Decimal]) -> LineCalc {
@@ -340,9 +346,7 @@ fn calc_line(ctx: &Ctx, idx: usize, escalation: &mut BTreeMap<(usize, String), E
         return calc;
     };
     let q = proration(c, line);
-    // An amount or rate through the territory factor and the proration, multiplied in that
-    // order (each skipped when it is exactly one: `times`).
-    let through_factors = |x: Decimal| times(times(x, factor), q);
+    let through_factors = |x: Decimal| factored(x, factor, q);
     let receipts = term.base == Base::NetReceipts;
     let ra = line.royalty_rate;
     let esc_key = term.escalation.as_ref().map(|e| {
@@ -609,7 +613,7 @@ fn classify_rate_gap(
         return Rule::C7;
     }
     let Some(applied) = applied else { return Rule::C1 };
-    let base_rate = times(times(term_rate, factor), q);
+    let base_rate = factored(term_rate, factor, q);
     if term.escalation.is_some() && same_rate(applied, base_rate) && !same_rate(applied, expected_rate) {
         return Rule::C6;
     }

@@ -50,6 +50,7 @@ fn chunk_size(chunk_bytes: usize, len: u64, threads: usize) -> usize {
     let even = usize::try_from(len / (threads.max(1) as u64 * 16)).unwrap_or(usize::MAX).max(1 << 20);
     chunk_bytes.min(even).max(1)
 }
+
 /// A quoted field this long without a closing quote means a damaged file.
 const MAX_PENDING_BYTES: usize = 256 << 20;
 
@@ -998,7 +999,6 @@ fn key_cells_in_text(columns: &[usize], record: &[&[u8]], text: &[u8], key: &mut
     key.truncate(at + written.unwrap_or(0));
     written.is_some()
 }
-
 
 impl super::TerritoryGroups {
     pub fn group(&self, t: Option<&Territory>) -> &str {

@@ -23,7 +23,6 @@ pub fn simple_interest(principal: Decimal, rate_pct: Decimal, from: NaiveDate, t
     (principal * pct(rate_pct) * Decimal::from(days) / Decimal::from(365)).round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero)
 }
 
-
 fn interest_rate(ctx: &Ctx) -> Option<Decimal> {
     ctx.contract.audit().and_then(|a| a.interest_rate_pct)
 }
